@@ -1,0 +1,303 @@
+"""`livello-sync`: the command line.
+
+One function per subcommand (`add_<name>` declares its options, `cmd_<name>` runs it); `SUBCOMMANDS` is the
+single place where subcommands are registered. Exit codes: 0 success, 1 the run failed, 2 bad usage or
+configuration."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+AddSubcommand = Callable[[Any], None]  # receives argparse's subparsers object
+
+
+def _err(message: str) -> None:
+    print(f"livello-sync: {message}", file=sys.stderr, flush=True)
+
+
+def _out(message: str) -> None:
+    print(message, flush=True)
+
+
+def add_destination_options(parser: argparse.ArgumentParser) -> None:
+    """--destination and --dataset, shared by every subcommand that opens the warehouse."""
+    parser.add_argument(
+        "--destination",
+        choices=("duckdb", "postgres"),
+        default="duckdb",
+        help="warehouse engine (default duckdb; credentials from DESTINATION__<NAME>__CREDENTIALS)",
+    )
+    parser.add_argument("--dataset", default="livello", help="schema to load into (default livello)")
+
+
+# ----------------------------------------------------------------------------------------------- run
+def add_run(subparsers: Any) -> None:
+    parser = subparsers.add_parser("run", help="extract, load and transform (incremental; resumes backfills)")
+    add_destination_options(parser)
+    parser.add_argument("--resources", help="comma-separated resources to sync (default: all)")
+    parser.add_argument(
+        "--since",
+        help="backfill start (YYYY-MM-DD or ISO 8601, UTC); default: all history on "
+        "the first run, the cursor minus the lookback afterwards",
+    )
+    parser.add_argument(
+        "--lookback", help="history re-read before the cursor on incremental runs (default 48h)"
+    )
+    parser.add_argument(
+        "--max-duration", help="stop cleanly after this long (e.g. 45m, 2h); the next run resumes"
+    )
+    parser.add_argument("--no-transform", action="store_true", help="do not rebuild the marts after loading")
+    parser.add_argument("--quiet", action="store_true", help="no per-load progress lines")
+    parser.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.lock import LockedError
+    from pipelines.settings import ConfigError, load_settings
+    from pipelines.sync import Sync, _root_livello_error, describe_failure, record_run
+    from sources.livello.errors import AuthenticationError, BudgetExhaustedError, PermissionDeniedError
+
+    try:
+        settings = load_settings(
+            destination=args.destination,
+            dataset=args.dataset,
+            resources=args.resources,
+            since=args.since,
+            lookback=args.lookback,
+            max_duration=args.max_duration,
+            transform=not args.no_transform,
+            progress=not args.quiet,
+        )
+    except ConfigError as error:
+        _err(str(error))
+        return EXIT_USAGE
+
+    try:
+        sync = Sync(settings, out=_out)
+    except ValueError as error:  # the client rejects its settings (e.g. a base URL that is not http(s))
+        _err(f"invalid API configuration: {error}")
+        return EXIT_USAGE
+    summary = sync.summary
+    code = EXIT_OK
+    try:
+        sync.run()
+    except LockedError as error:
+        _err(str(error))
+        return EXIT_FAILED
+    except (AuthenticationError, PermissionDeniedError) as error:
+        if isinstance(error, AuthenticationError) or not sync.summary.windows_done:
+            _err(f"{error}\nNothing was written. Check SOURCES__LIVELLO__CLIENT_ID / CLIENT_SECRET.")
+            return EXIT_USAGE
+        raise
+    except KeyboardInterrupt:
+        summary.status, summary.error = "failed", "interrupted"
+        _err("interrupted: finished windows are kept; run again to resume at the first unfinished window")
+        code = EXIT_FAILED
+    except Exception as error:  # every failure ends with a summary and exit 1; details in the message
+        cause = _root_livello_error(error)
+        summary.status = "failed"
+        summary.error = describe_failure(error)[:500]
+        if isinstance(cause, BudgetExhaustedError):
+            summary.error = (
+                f"API budget exhausted ({cause}); finished windows are kept, run again later to resume"
+            )
+        elif isinstance(cause, AuthenticationError):
+            summary.error = f"credentials rejected mid-run ({cause}); finished windows are kept"
+        _err(f"run failed: {summary.error}")
+        if cause is None:
+            logging.getLogger("livello.sync").debug("run failed", exc_info=True)
+        code = EXIT_FAILED
+
+    pipeline = sync.pipeline
+    if pipeline is not None and summary.status in ("complete", "paused") and settings.transform:
+        summary.transform = _transform(pipeline)
+        if summary.transform.startswith("failed"):
+            code = EXIT_FAILED
+    if pipeline is not None and not pipeline.has_pending_data:
+        try:
+            record_run(pipeline, settings, summary)
+        except Exception as error:  # the data is loaded; a missing run record must not fail the run
+            _err(f"could not record the run in sync_runs: {describe_failure(error)}")
+    _out(summary.render())
+    return code
+
+
+def _transform(pipeline: Any) -> str:
+    try:
+        from transforms.runner import build
+    except ImportError:
+        return "skipped (the transforms package is not available)"
+    try:
+        report = build(pipeline)
+    except Exception as error:
+        return f"failed: {str(error).splitlines()[0]}"
+    return report.summary() if hasattr(report, "summary") else str(report)
+
+
+# -------------------------------------------------------------------------------------------- status
+def add_status(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status", help="per resource: last sync, cursor, rows, freshness; API budget"
+    )
+    add_destination_options(parser)
+    parser.set_defaults(handler=cmd_status)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines.settings import ConfigError
+    from pipelines.status import render_status
+
+    try:
+        _out(render_status(args.destination, args.dataset))
+    except ConfigError as error:
+        _err(str(error))
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- demo
+def add_demo(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="start the bundled simulator, sync it into a local DuckDB file, "
+        "build the marts and show a summary",
+    )
+    parser.add_argument(
+        "--duckdb", default="livello_demo.duckdb", help="DuckDB file (default livello_demo.duckdb)"
+    )
+    parser.add_argument("--kiosks", type=int, default=6, help="simulated kiosks (default 6)")
+    parser.add_argument("--days", type=int, default=14, help="simulated days of history (default 14)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    return run_demo(
+        duckdb_path=args.duckdb, kiosks=args.kiosks, days=args.days, seed=args.seed, out=_out, err=_err
+    )
+
+
+# ----------------------------------------------------------------------------------------- transform
+def add_transform(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "transform", help="rebuild the staging views and marts, then run the data tests"
+    )
+    add_destination_options(parser)
+    parser.set_defaults(handler=cmd_transform)
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    from pipelines.destination import open_pipeline
+    from pipelines.settings import ConfigError
+    from transforms.runner import TransformError, build
+
+    try:
+        pipeline = open_pipeline(args.destination, args.dataset)
+    except ConfigError as error:
+        _err(str(error))
+        return EXIT_USAGE
+    try:
+        report = build(pipeline)
+    except TransformError as error:
+        _err(str(error))
+        return EXIT_FAILED
+    _out(report.summary())
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------- reconcile
+def add_reconcile(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reconcile",
+        help="compare the marts with the vendor's analytics for a window; exit 1 on any difference",
+    )
+    add_destination_options(parser)
+    parser.add_argument("--start", required=True, help="first kiosk-local date of the window (YYYY-MM-DD)")
+    parser.add_argument(
+        "--end", required=True, help="last kiosk-local date of the window, inclusive (YYYY-MM-DD)"
+    )
+    parser.add_argument(
+        "--per-kiosk", action="store_true", help="one scope per kiosk (default: per currency and time zone)"
+    )
+    parser.add_argument(
+        "--all-rows", action="store_true", help="also print the per day/kiosk/product line rows that agree"
+    )
+    parser.set_defaults(handler=cmd_reconcile)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from pipelines.destination import make_pipeline
+    from pipelines.reconcile import ReconcileError, reconcile
+    from pipelines.settings import ConfigError, load_settings
+    from pipelines.sync import make_client
+
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as error:
+        _err(f"--start/--end must be dates (YYYY-MM-DD): {error}")
+        return EXIT_USAGE
+    try:
+        # Only the API and warehouse settings matter here; "transactions" avoids demanding the users' key.
+        settings = load_settings(destination=args.destination, dataset=args.dataset, resources="transactions")
+    except ConfigError as error:
+        _err(str(error))
+        return EXIT_USAGE
+    pipeline = make_pipeline(settings)
+    try:
+        with make_client(settings) as client, pipeline.sql_client() as sql_client:
+            report = reconcile(sql_client, client, start, end, per_kiosk=args.per_kiosk)
+    except ReconcileError as error:
+        _err(str(error))
+        return EXIT_FAILED
+    except Exception as error:  # API or database failure: one line, no traceback, never a secret
+        _err(f"reconcile failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+        return EXIT_FAILED
+    _out(report.render(verbose=args.all_rows))
+    return report.exit_code
+
+
+SUBCOMMANDS: list[AddSubcommand] = [add_run, add_status, add_demo, add_transform, add_reconcile]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livello-sync", description="Sync the Livello Open Platform API into DuckDB or PostgreSQL."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log HTTP retries and pacing")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exit_.code or 0)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        from sources.livello.client import SecretRedactingFilter
+
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(SecretRedactingFilter())
+    except ImportError:
+        pass
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Store helpers: per-day counts narrow a page's `created` range without changing the page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from simulator import clock
+from simulator.config import SimConfig
+from simulator.generator import generate
+from simulator.store import Store
+
+NOW = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def store() -> Store:
+    s = Store()
+    config = SimConfig(seed=13, kiosks=3, days=6, now=NOW)
+    generate(s, config)
+    clock.upload_backlog(s, "LIV-0002", 30, sessions=20, config=config)  # late rows: new ids, old `created`
+    yield s
+    s.close()
+
+
+def _page(store: Store, table: str, where: str, params: list, skip: int, limit: int, desc: bool) -> list[int]:
+    direction = "DESC" if desc else "ASC"
+    return [
+        r[0]
+        for r in store.query(
+            f"SELECT id FROM {table} WHERE {where} "
+            f"ORDER BY created {direction}, id {direction} LIMIT ? OFFSET ?",
+            [*params, limit, skip],
+        )
+    ]
+
+
+@pytest.mark.parametrize("desc", [True, False])
+@pytest.mark.parametrize("skip", [0, 150, 2_000, 100_000])
+@pytest.mark.parametrize("case", ["all", "scoped", "kiosks", "window"])
+def test_page_window_holds_exactly_the_page(store: Store, case: str, skip: int, desc: bool):
+    org_ids = kiosk_ids = start = end = None
+    if case == "scoped":
+        org_ids = store.descendant_org_ids(3)
+    if case == "kiosks":
+        kiosk_ids = [1, 2]
+    if case == "window":
+        start, end = NOW - timedelta(days=3, hours=5, minutes=7), NOW - timedelta(hours=30, seconds=1)
+    where, params = ["TRUE"], []
+    if org_ids is not None:
+        where.append("organization_id IN (SELECT unnest(?))")
+        params.append(org_ids)
+    if kiosk_ids is not None:
+        where.append("kiosk_id IN (SELECT unnest(?))")
+        params.append(kiosk_ids)
+    if start is not None:
+        where += ["created >= ?", "created <= ?"]
+        params += [start, end]
+    for table in ("transactions", "refills"):
+        full_where = " AND ".join(where)
+        window = store.page_window(
+            table,
+            org_ids=org_ids,
+            kiosk_ids=kiosk_ids,
+            start=start,
+            end=end,
+            skip=skip,
+            limit=100,
+            descending=desc,
+        )
+        assert window.total == store.scalar(f"SELECT count(*) FROM {table} WHERE {full_where}", params)
+        narrowed, narrowed_params = list(where), list(params)
+        if window.lo is not None:
+            narrowed.append("created >= ?")
+            narrowed_params.append(window.lo)
+        if window.hi is not None:
+            narrowed.append("created <= ?")
+            narrowed_params.append(window.hi)
+        expected = _page(store, table, full_where, params, skip, 100, desc)
+        assert _page(store, table, " AND ".join(narrowed), narrowed_params, skip, 100, desc) == expected
+
+
+def test_page_window_narrows_recent_pages(store: Store):
+    window = store.page_window("transactions", skip=0, limit=100)
+    assert window.lo is not None and window.lo >= NOW - timedelta(days=1)
+    assert window.hi is None

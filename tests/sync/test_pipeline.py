@@ -1,0 +1,319 @@
+"""`livello-sync run` against the simulator over real HTTP, on DuckDB and on PostgreSQL.
+
+Every check compares the warehouse with the simulator's own store (the truth), never with the pipeline's
+output."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import httpx
+
+from simulator.server import SimulatorServer
+from tests.conftest import fetch_token
+from tests.sync.conftest import VOLATILE_TABLES, SyncRunner, Warehouse, money, truth_ids, truth_scalar
+
+PAGE = 100
+
+
+def assert_equals_truth(wh: Warehouse, sim: SimulatorServer) -> None:
+    """Every raw table holds exactly the simulator's records: ids, money sums, child rows, no duplicates."""
+    assert wh.ids("organizations") == truth_ids(sim, "organizations")
+    assert wh.ids("vat_rates") == truth_ids(sim, "vat_rates")
+    assert wh.ids("organization_product_lines", "cast(_id as integer)") == truth_ids(
+        sim, "product_lines", where="active"
+    )
+    assert wh.ids("kiosks", "serial_number") == truth_ids(sim, "kiosks", "serial_number")
+    assert wh.ids("kiosk_details", "serial_number") == truth_ids(sim, "kiosks", "serial_number")
+    assert wh.ids("products", where="_dlt_valid_to is null") == truth_ids(
+        sim, "products", where="not deleted"
+    )
+    assert wh.ids("users") == truth_ids(sim, "users")
+    assert wh.ids("alert_types", "type") == truth_ids(sim, "alert_types", "type")
+
+    assert wh.ids("transactions") == truth_ids(sim, "transactions")
+    assert money(wh.scalar("select sum(total) from transactions")) == money(
+        truth_scalar(sim, "select sum(total) from transactions")
+    )
+    assert money(wh.scalar("select sum(discount_total) from transactions")) == money(
+        truth_scalar(sim, "select sum(discount_total) from transactions")
+    )
+    items = wh.query(
+        "select count(*), sum(i.total), sum(i.quantity) from transactions__items_purchased i "
+        "join transactions t on i._dlt_parent_id = t._dlt_id"
+    )[0]
+    truth_items = sim.store.query("select count(*), sum(total), sum(quantity) from transaction_items")[0]
+    assert (items[0], money(items[1]), items[2]) == (truth_items[0], money(truth_items[1]), truth_items[2])
+
+    assert wh.ids("refills") == truth_ids(sim, "refills")
+    refill_items = wh.query(
+        "select count(*), sum(i.added), sum(i.removed), sum(i.added * i.cost) "
+        "from refills__items_replenished i join refills r on i._dlt_parent_id = r._dlt_id"
+    )[0]
+    truth_refill = sim.store.query(
+        "select count(*), sum(added), sum(removed), sum(added * cost) from refill_items"
+    )[0]
+    assert (refill_items[0], refill_items[1], refill_items[2], money(refill_items[3])) == (
+        truth_refill[0],
+        truth_refill[1],
+        truth_refill[2],
+        money(truth_refill[3]),
+    )
+
+    assert sorted(wh.query("select id, status from alerts")) == sorted(
+        sim.store.query("select id, status from alerts")
+    )
+
+    for table, keys in (
+        ("transactions", "id"),
+        ("refills", "id"),
+        ("alerts", "id"),
+        ("users", "id"),
+        ("kiosks", "serial_number"),
+        ("organization_product_lines", "_id"),
+        ("vat_rates", "organization_id, id"),
+    ):
+        assert wh.duplicate_keys(table, keys) == 0, table
+    assert wh.duplicate_keys("products", "id, _dlt_valid_from") == 0
+    assert (
+        int(
+            wh.scalar(
+                "select count(*) from transactions__items_purchased i where not exists "
+                "(select 1 from transactions t where t._dlt_id = i._dlt_parent_id)"
+            )
+        )
+        == 0
+    )
+
+
+def business_state(wh: Warehouse) -> dict[str, list[tuple[str, ...]]]:
+    return {table: wh.fingerprint(table) for table in sorted(wh.tables() - VOLATILE_TABLES)}
+
+
+def lookback_pages(sim: SimulatorServer, table: str, since_sql: str) -> int:
+    rows = int(truth_scalar(sim, f"select count(*) from {table} where created >= {since_sql}"))
+    return max(1, math.ceil(rows / PAGE))
+
+
+def api_client(sim: SimulatorServer) -> httpx.Client:
+    return httpx.Client(
+        base_url=sim.base_url, timeout=10, headers={"Authorization": f"Bearer {fetch_token(sim)}"}
+    )
+
+
+def test_sync_is_exact_incremental_and_cheap(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    sim, wh = small_sim, warehouse
+    codes = truth_ids(sim, "promocodes", "code")[:2]
+    promo_env = {"SOURCES__LIVELLO__PROMOCODES": ",".join([*codes, "00000"])}
+
+    # 1. First sync: the whole history, exactly.
+    code, output = sync(sim, env=promo_env)
+    assert code == 0, output
+    assert_equals_truth(wh, sim)
+    assert sorted(wh.ids("promocodes", "code")) == sorted(codes)
+    assert "00000" in output  # an unknown configured code is reported, not fatal
+    cells = int(truth_scalar(sim, "select count(*) from load_cells"))
+    assert wh.scalar("select count(*) from kiosk_inventory") == cells
+    assert wh.scalar("select count(distinct snapshot_at) from kiosk_inventory") == 1
+    # PII never reaches the warehouse: tokens instead of the simulator's e-mail addresses and names.
+    emails = {r[0] for r in sim.store.query("select email from users")}
+    stored = wh.query("select email, first_name, last_name from users")
+    assert all(len(e) == 32 and e not in emails for e, _, _ in stored)
+    assert not {r[1] for r in stored} & {r[0] for r in sim.store.query("select first_name from users")}
+    temperature_rows = int(wh.scalar("select count(*) from temperature"))
+    assert temperature_rows > 0
+    assert (
+        wh.duplicate_keys("temperature", "kiosk_serial_number, sensor_position, granularity, bucket_start")
+        == 0
+    )
+
+    # 2. Nothing new: no row added or changed, and only the requests the snapshots and the lookback need.
+    before = business_state(wh)
+    sim.reset_request_counts()
+    code, output = sync(sim, env=promo_env)
+    assert code == 0, output
+    assert business_state(wh) == before
+    assert wh.scalar("select count(distinct snapshot_at) from kiosk_inventory") == 2
+    counts = sim.request_count
+    kiosks = truth_ids(sim, "kiosks", "serial_number")
+    orgs = truth_ids(sim, "organizations")
+    newest_tx = "(select max(created) from transactions) - interval 48 hour"
+    newest_refill = "(select max(created) from refills) - interval 48 hour"
+    expected = {
+        "/api/v1/auth/token": 1,
+        "/api/v1/organizations": 1,
+        "/api/v1/kiosks": 1,
+        "/api/v1/products": math.ceil(len(truth_ids(sim, "products", where="not deleted")) / PAGE),
+        "/api/v1/users": math.ceil(len(truth_ids(sim, "users")) / PAGE),
+        "/api/v1/alerts/types": 1,
+        "/api/v1/transactions": lookback_pages(sim, "transactions", newest_tx),
+        "/api/v1/refills": lookback_pages(sim, "refills", newest_refill),
+        "/api/v1/analytics/temperature/hourly": len(kiosks),
+        **{f"/api/v1/organizations/{o}/vat": 1 for o in orgs},
+        **{f"/api/v1/organizations/{o}/product-lines": 1 for o in orgs},
+        **{f"/api/v1/kiosks/{k}": 1 for k in kiosks},
+        **{f"/api/v1/kiosks/{k}/inventory": 1 for k in kiosks},
+        **{f"/api/v1/promocodes/{c}": 1 for c in [*codes, "00000"]},
+    }
+    alerts_requests = counts.pop("/api/v1/alerts", 0)
+    assert 2 <= alerts_requests <= 3  # open alerts re-read (+ resolved check) and the lookback window
+    assert counts == expected
+
+    # 3. One day later: exactly the new rows arrive, with requests in proportion to the new data.
+    known_tx = set(wh.ids("transactions"))
+    old_newest = truth_scalar(sim, "select max(created) from transactions")
+    sim.advance(hours=24)
+    sim.reset_request_counts()
+    code, output = sync(sim)
+    assert code == 0, output
+    assert_equals_truth(wh, sim)
+    new_tx = set(truth_ids(sim, "transactions")) - known_tx
+    assert new_tx and set(wh.ids("transactions")) - known_tx == new_tx
+    reread = int(
+        truth_scalar(
+            sim,
+            f"select count(*) from transactions where created >= "
+            f"timestamptz '{old_newest.isoformat()}' - interval 48 hour",
+        )
+    )
+    assert sim.request_count["/api/v1/transactions"] == math.ceil(reread / PAGE)
+
+    # 4. A kiosk uploads sessions 20 hours late: the lookback catches them.
+    known_tx = set(wh.ids("transactions"))
+    sim.upload_backlog(kiosk_serial=kiosks[0], hours_late=20)
+    late = set(truth_ids(sim, "transactions")) - known_tx
+    assert late, "the simulator added no backlog"
+    code, output = sync(sim)
+    assert code == 0, output
+    assert late <= set(wh.ids("transactions"))
+    assert_equals_truth(wh, sim)
+
+    # 5. A price change makes a new product version; a deleted product is retired.
+    changed, deleted = truth_ids(sim, "products", where="not deleted")[:2]
+    with api_client(sim) as api:
+        api.patch(
+            f"/products/{changed}",
+            json={"name": "Renamed bar", "pricing": {"defaultPrice": 9.99, "defaultCost": 1.11}},
+        ).raise_for_status()
+        api.delete(f"/products/{deleted}").raise_for_status()
+    code, output = sync(sim, "--resources", "products")
+    assert code == 0, output
+    versions = wh.query(
+        f"select name, price, _dlt_valid_to is null from products where id = {changed} "
+        "order by _dlt_valid_from"
+    )
+    assert len(versions) == 2
+    assert versions[-1][0] == "Renamed bar" and Decimal(str(versions[-1][1])) == Decimal("9.99")
+    assert [v[2] for v in versions] == [False, True]
+    assert (
+        wh.query(f"select count(*) from products where id = {deleted} and _dlt_valid_to is null")[0][0] == 0
+    )
+    assert wh.query(f"select count(*) from products where id = {deleted}")[0][0] == 1
+    assert wh.ids("products", where="_dlt_valid_to is null") == truth_ids(
+        sim, "products", where="not deleted"
+    )
+
+
+def test_faults_do_not_change_the_result(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    small_sim.set_faults(
+        seed=3,
+        error_ratio=0.1,
+        drop_ratio=0.03,
+        truncate_ratio=0.03,
+        burst_429_every=40,
+        burst_429_length=2,
+        expire_tokens_after=25,
+    )
+    code, output = sync(
+        small_sim,
+        "--resources",
+        "organizations,kiosks,kiosk_details,products,transactions,"
+        "refills,users,alerts,alert_types,vat_rates,"
+        "organization_product_lines",
+    )
+    assert code == 0, output
+    small_sim.clear_faults()
+    assert_equals_truth(warehouse, small_sim)
+
+
+def test_missing_scope_skips_only_that_resource(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    code, output = sync(
+        small_sim,
+        "--resources",
+        "kiosks,users,temperature,refills",
+        client=("lv_m2m_limited", "sk_live_limited"),
+    )
+    assert code == 0, output
+    assert "users:read" in output and "reports:read" in output
+    assert {"users", "temperature"}.isdisjoint(warehouse.tables())
+    assert warehouse.ids("refills") == truth_ids(small_sim, "refills")
+    assert (
+        small_sim.request_count.get("/api/v1/users", 0) == 0
+    )  # known from the token's scopes: not even tried
+
+
+def test_bad_credentials_fail_fast_before_writing(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    code, output = sync(small_sim, client=("lv_m2m_demo", "wrong-secret"))
+    assert code == 2, output
+    assert "wrong-secret" not in output
+    assert small_sim.requests_to("/transactions") == 0
+    if warehouse.destination == "duckdb":
+        assert not warehouse.duckdb_path or not warehouse.duckdb_path.exists() or not warehouse.tables()
+    else:
+        assert not warehouse.tables()
+
+
+def test_pseudonymization_key_is_required_unless_opted_out(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    no_key = {"SOURCES__LIVELLO__PSEUDONYMIZATION_KEY": ""}
+    code, output = sync(small_sim, "--resources", "users", env=no_key)
+    assert code == 2, output
+    assert "PSEUDONYMIZATION_KEY" in output
+    assert small_sim.requests_to("/users") == 0
+    code, output = sync(
+        small_sim, "--resources", "users", env={**no_key, "SOURCES__LIVELLO__PSEUDONYMIZE_USERS": "false"}
+    )
+    assert code == 0, output
+    assert sorted(r[0] for r in warehouse.query("select email from users")) == sorted(
+        r[0] for r in small_sim.store.query("select email from users")
+    )
+
+
+def test_max_duration_pauses_and_the_next_run_resumes(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    env = {"SOURCES__LIVELLO__BACKFILL_WINDOW_ROWS": "150"}
+    resources = ("--resources", "transactions,refills")
+    code, output = sync(small_sim, *resources, "--max-duration", "1s", env=env)
+    assert code == 0, output
+    assert "--max-duration reached" in output
+    first_run = set(warehouse.query("select id, _dlt_load_id from transactions"))
+    assert 0 < len(first_run) < len(truth_ids(small_sim, "transactions"))
+    code, output = sync(small_sim, *resources, env=env)
+    assert code == 0, output
+    assert warehouse.ids("transactions") == truth_ids(small_sim, "transactions")
+    assert warehouse.duplicate_keys("transactions", "id") == 0
+    # The resumed run starts at the first unfinished window: rows of finished windows were not loaded again.
+    assert first_run <= set(warehouse.query("select id, _dlt_load_id from transactions"))
+
+
+def test_two_runs_cannot_overlap(sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer) -> None:
+    from pipelines.lock import pipeline_lock
+
+    name = f"livello_{warehouse.destination}_{warehouse.dataset}"
+    with pipeline_lock(sync.workdir / "pipelines", name):
+        code, output = sync(small_sim, "--resources", "kiosks")
+    assert code == 1
+    assert "another livello-sync run" in output
+    code, output = sync(small_sim, "--resources", "kiosks")
+    assert code == 0, output

@@ -1,0 +1,110 @@
+"""Fast checks of the pieces the pipeline tests cannot pin down precisely: window splitting, the endpoint
+table against the contract, pseudonymization and the configuration errors that exit with code 2."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pipelines.plan import split
+from pipelines.settings import ConfigError, parse_duration, parse_since
+from sources.livello.endpoints import ENDPOINTS
+from sources.livello.pseudonymize import Pseudonymizer
+from sources.livello.resources import Window, prepare
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_windows_cover_the_range_without_gaps_and_leave_the_newest_open() -> None:
+    windows = split(T0, T0 + timedelta(hours=50), timedelta(hours=12))
+    assert [w.start for w in windows] == [T0 + timedelta(hours=12 * i) for i in range(5)]
+    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert windows[-1].end is None
+    assert split(T0, T0 + timedelta(hours=3), timedelta(hours=12)) == [Window(T0, None)]
+
+
+def test_closed_windows_stop_one_millisecond_short_because_api_windows_are_inclusive() -> None:
+    params = Window(T0, T0 + timedelta(days=1)).params("startDate", "endDate")
+    assert params == {"startDate": "2026-03-01T00:00:00.000Z", "endDate": "2026-03-01T23:59:59.999Z"}
+    assert Window(T0).params("startDate", "endDate") == {"startDate": "2026-03-01T00:00:00.000Z"}
+
+
+def test_endpoint_table_matches_the_contract(openapi_spec: dict[str, Any]) -> None:
+    paths = openapi_spec["paths"]
+    for endpoint in ENDPOINTS:
+        operation = paths[endpoint.path.replace("{serial_number}", "{serialNumber}")]["get"]
+        assert operation["x-required-scope"] == endpoint.scope, endpoint.resource
+        names = {p.get("name") for p in operation.get("parameters", []) if isinstance(p, dict)}
+        if endpoint.paging in ("skip", "offset", "page"):
+            assert endpoint.paging in names, endpoint.resource
+        if endpoint.window is not None:
+            assert {endpoint.window.start_param, endpoint.window.end_param} <= names, endpoint.resource
+
+
+def test_pseudonymization_is_keyed_stable_and_leaves_other_fields() -> None:
+    user = {
+        "id": 7,
+        "email": " Ann@Example.com",
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "mobile": None,
+        "address": {"city": "Bern", "address": "Main St 1"},
+        "status": "ACTIVE",
+    }
+    one, other = Pseudonymizer("key-1"), Pseudonymizer("key-2")
+    a, b = one.user(user), one.user({**user, "email": "ann@example.com"})
+    assert a["email"] == b["email"] and len(a["email"]) == 32 and "ann" not in a["email"]
+    assert other.user(user)["email"] != a["email"]
+    assert a["firstName"] != a["lastName"] and a["mobile"] is None
+    assert a["address"]["city"] != "Bern" and a["status"] == "ACTIVE" and a["id"] == 7
+    assert "key-1" not in repr(one)
+
+
+def test_money_fields_become_decimals_even_when_the_api_sends_integers() -> None:
+    endpoint = next(e for e in ENDPOINTS if e.resource == "transactions")
+    row = prepare(
+        endpoint, {"id": 1, "total": 2, "discountTotal": 0, "itemsPurchased": [{"price": 2, "quantity": 1}]}
+    )
+    assert (
+        type(row["total"]).__name__ == "Decimal"
+        and type(row["itemsPurchased"][0]["price"]).__name__ == "Decimal"
+    )
+    assert row["itemsPurchased"][0]["quantity"] == 1 and type(row["id"]) is int
+
+
+def test_durations_and_dates_are_read_or_rejected_clearly() -> None:
+    assert parse_duration("48h", what="x") == timedelta(hours=48)
+    assert parse_duration("90m", what="x") == timedelta(minutes=90)
+    assert parse_duration("2d", what="x") == timedelta(days=2)
+    assert parse_since("2026-03-01") == T0
+    with pytest.raises(ConfigError):
+        parse_duration("soon", what="--lookback")
+    with pytest.raises(ConfigError):
+        parse_since("yesterday")
+
+
+def test_cli_exits_2_on_bad_usage_and_missing_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for key in (
+        "SOURCES__LIVELLO__BASE_URL",
+        "SOURCES__LIVELLO__CLIENT_ID",
+        "SOURCES__LIVELLO__CLIENT_SECRET",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    assert main(["run", "--no-transform"]) == 2
+    assert "SOURCES__LIVELLO__CLIENT_ID" in capsys.readouterr().err
+    assert main(["run", "--destination", "oracle"]) == 2
+    monkeypatch.setenv("SOURCES__LIVELLO__BASE_URL", "http://127.0.0.1:9/api/v1")
+    monkeypatch.setenv("SOURCES__LIVELLO__CLIENT_ID", "x")
+    monkeypatch.setenv("SOURCES__LIVELLO__CLIENT_SECRET", "y")
+    assert main(["run", "--resources", "transactions,nonsense"]) == 2
+    assert main(["run", "--resources", "transactions", "--since", "someday"]) == 2
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "livello.duckdb"))
+    assert main(["run", "--resources", "transactions"]) == 2  # file name equal to the dataset name
+    assert "must differ from the dataset name" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""Data tests guard every build: a violation fails it, names test and table, and keeps the old marts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dlt
+import pytest
+
+from tests.transforms.conftest import Warehouse
+from tests.transforms.raw_fixtures import ORGANIZATIONS, _kiosk_summaries
+from transforms.runner import DataTestsFailed, build
+
+
+@contextmanager
+def tampered(warehouse: Warehouse, change: str, undo: str) -> Iterator[None]:
+    warehouse.execute(change)
+    try:
+        yield
+    finally:
+        warehouse.execute(undo)
+
+
+def _failed_build(warehouse: Warehouse) -> tuple[dict[str, int], str]:
+    with pytest.raises(DataTestsFailed) as excinfo:
+        build(warehouse.pipeline)
+    failed = {f"{t.model}:{t.name}": t.failing_rows for t in excinfo.value.report.failed_tests}
+    return failed, str(excinfo.value)
+
+
+def test_a_line_total_that_disagrees_with_its_transaction_fails_the_build(tamperable: Warehouse) -> None:
+    before = tamperable.query("SELECT count(*), sum(gross_amount) FROM fct_sales")
+    with tampered(
+        tamperable,
+        "UPDATE transactions__items_purchased SET total = total + 1 WHERE product_meta_id = 201",
+        "UPDATE transactions__items_purchased SET total = total - 1 WHERE product_meta_id = 201",
+    ):
+        failed, message = _failed_build(tamperable)
+    assert failed == {"fct_transactions:transaction_gross_equals_lines": 1}
+    assert "transaction_gross_equals_lines on fct_transactions: 1 offending row(s)" in message
+    assert "sample: transaction_id, gross_amount, lines_gross" in message
+    # rolled back: the marts are still those of the last good build
+    assert tamperable.query("SELECT count(*), sum(gross_amount) FROM fct_sales") == before
+    assert not build(tamperable.pipeline).failed_tests  # and the undone data builds again
+
+
+def test_stock_above_capacity_or_negative_fails_the_build(tamperable: Warehouse) -> None:
+    restore = (
+        "UPDATE kiosk_inventory SET product_line_data__count = 5 WHERE load_cell_id = 11 AND _dlt_load_id = "
+    )
+    restore += "(SELECT min(_dlt_load_id) FROM kiosk_inventory); UPDATE kiosk_inventory SET "
+    restore += "product_line_data__count = 3 WHERE load_cell_id = 11 AND _dlt_load_id = "
+    restore += "(SELECT max(_dlt_load_id) FROM kiosk_inventory)"
+    with tampered(
+        tamperable,
+        "UPDATE kiosk_inventory SET product_line_data__count = 11 WHERE load_cell_id = 11",
+        restore,
+    ):
+        failed, _ = _failed_build(tamperable)
+    assert failed["fct_inventory_snapshot:inventory_within_capacity"] == 2
+    assert failed["fct_inventory_daily:inventory_daily_within_capacity"] == 1
+
+    with tampered(
+        tamperable,
+        "UPDATE kiosk_inventory SET product_line_data__count = -1 WHERE load_cell_id = 11",
+        restore,
+    ):
+        failed, _ = _failed_build(tamperable)
+    assert failed["fct_inventory_snapshot:inventory_within_capacity"] == 2
+
+
+def test_a_sale_of_an_unknown_product_or_kiosk_fails_the_build(tamperable: Warehouse) -> None:
+    with (
+        tampered(
+            tamperable,
+            "UPDATE transactions__items_purchased SET product_meta_id = 999 WHERE product_meta_id = 201",
+            "UPDATE transactions__items_purchased SET product_meta_id = 201 WHERE product_meta_id = 999",
+        ),
+        tampered(
+            tamperable,
+            "UPDATE transactions SET kiosk__serial_number = 'LIV-9999' WHERE id = 4",
+            "UPDATE transactions SET kiosk__serial_number = 'LIV-0003' WHERE id = 4",
+        ),
+    ):
+        failed, _ = _failed_build(tamperable)
+    assert failed["fct_sales:not_null(product_key)"] == 1
+    assert failed["fct_sales:relationship(kiosk_serial_number -> dim_kiosk.kiosk_serial_number)"] == 2
+    # without the kiosk there is no time zone, hence no local date: that is reported too, not guessed
+    assert failed["fct_transactions:not_null(date_key)"] == 1
+
+
+def test_duplicate_keys_fail_the_build(tamperable: Warehouse) -> None:
+    with tampered(
+        tamperable,
+        "UPDATE transactions SET id = 1 WHERE id = 2",
+        "UPDATE transactions SET id = 2 WHERE "
+        "kiosk__serial_number = 'LIV-0001' AND id = 1 AND payment_method__payment_type = 'MEMBERCARD'",
+    ):
+        failed, _ = _failed_build(tamperable)
+    assert failed["fct_transactions:unique(transaction_id)"] == 1
+    assert failed["fct_sales:unique(transaction_id, line_number)"] == 2  # both lines of transaction 1
+
+
+def test_missing_raw_tables_and_all_null_columns_build_empty_marts(empty: Warehouse) -> None:
+    # Only the catalog was synced (e.g. `--resources organizations,kiosks`): no transactions table at all, and
+    # kiosks' latestTemperature was null everywhere so dlt created no column for it.
+    empty.pipeline.run(
+        [
+            dlt.resource(ORGANIZATIONS, name="organizations", write_disposition="merge", primary_key="id"),
+            dlt.resource(
+                _kiosk_summaries(), name="kiosks", write_disposition="merge", primary_key="serialNumber"
+            ),
+        ]
+    )
+    report = build(empty.pipeline)
+    counts = report.row_counts()
+    assert counts["dim_kiosk"] == 3 and counts["fct_sales"] == 0 and counts["dim_date"] == 0
+    assert empty.query("SELECT count(*) FROM dim_kiosk WHERE latest_temperature_celsius IS NULL") == [(3,)]

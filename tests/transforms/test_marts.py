@@ -1,0 +1,247 @@
+"""The marts built from the contract-shaped fixture: values users rely on, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.transforms.conftest import Warehouse
+from tests.transforms.raw_fixtures import KIOSKS, berlin_dst_instants, iter_sales_lines, sales
+from transforms.models import load_models
+
+MARTS = [m.name for m in load_models() if m.kind == "mart"]
+REQUIRED_COLUMNS = {  # ../shared/design/warehouse.md: names users' dashboards depend on
+    "dim_date": "date_key date year quarter month iso_week day_of_week is_weekend",
+    "dim_organization": "organization_id name type parent_organization_id currency",
+    "dim_kiosk": "kiosk_serial_number name organization_id timezone currency",
+    "dim_product": "product_key product_meta_id name manufacturer category valid_from valid_to is_current "
+    "is_deleted",
+    "dim_payment_method": "payment_method_key payment_type card_type",
+    "fct_transactions": "transaction_id kiosk_serial_number created_at_utc date_key is_paid "
+    "ended_with_purchase "
+    "item_count gross_amount discount_amount currency payment_method_key",
+    "fct_sales": "transaction_id line_number kiosk_serial_number product_key product_meta_id product_line_id "
+    "sold_at_utc date_key quantity unit_price gross_amount discount_amount net_amount tax_amount cost_amount "
+    "profit_amount currency is_paid payment_method_key",
+    "fct_refills": "refill_id line_number kiosk_serial_number product_key product_meta_id product_line_id "
+    "refilled_at_utc date_key quantity_added quantity_removed quantity_removed_expired cost_value_added "
+    "sales_value_added cost_value_removed currency",
+    "fct_inventory_snapshot": "snapshot_at_utc date_key kiosk_serial_number load_cell_id planogram_position "
+    "product_line_id product_meta_id quantity_on_hand capacity fill_rate stock_value_gross currency",
+    "fct_inventory_daily": "snapshot_at_utc date_key kiosk_serial_number load_cell_id planogram_position "
+    "product_line_id product_meta_id quantity_on_hand capacity fill_rate stock_value_gross currency",
+    "fct_temperature_hourly": "kiosk_serial_number sensor_position hour_utc avg_celsius min_celsius "
+    "max_celsius",
+    "fct_alerts": "alert_id kiosk_serial_number type severity status started_at_utc resolved_at_utc is_ack",
+}
+
+
+def test_every_mart_of_the_design_exists_with_its_required_columns(built: Warehouse) -> None:
+    assert set(REQUIRED_COLUMNS) <= set(MARTS)
+    for mart, required in REQUIRED_COLUMNS.items():
+        columns, _ = built.table(mart)
+        assert set(required.split()) <= set(columns), mart
+
+
+def test_columns_of_every_model_match_its_documentation(built: Warehouse) -> None:
+    for model in load_models():
+        columns, _ = built.table(model.name)
+        assert columns == list(model.columns), f"{model.name}: built columns differ from its header"
+
+
+def test_build_report_counts_rows_and_passes_every_data_test(built: Warehouse) -> None:
+    report = built.report
+    assert report is not None and not report.failed_tests
+    counts = report.row_counts()
+    transactions = sales()
+    assert counts["fct_transactions"] == len(transactions)
+    assert counts["fct_sales"] == sum(len(s.items) for s in transactions)
+    assert counts["fct_inventory_snapshot"] == 4  # two syncs x two load cells
+    assert counts["fct_inventory_daily"] == 2  # both syncs fall on one Berlin day: the later one wins
+    assert all(m.seconds >= 0 for m in report.models)
+    assert "data tests" in report.summary()
+
+
+def _half_up(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def test_sales_money_follows_the_vendor_definitions_to_the_cent(built: Warehouse) -> None:
+    rows = built.query(
+        "SELECT transaction_id, line_number, gross_amount, net_amount, tax_amount, cost_amount, "
+        "profit_amount, "
+        "currency FROM fct_sales"
+    )
+    got = {(r[0], r[1]): r[2:] for r in rows}
+    currency = {serial: cur for serial, _n, _o, _tz, cur, _v in KIOSKS}
+    for sale, item in iter_sales_lines():
+        line_number = sale.items.index(item) + 1
+        gross = item["total"]
+        net = _half_up(gross / (1 + item["vatRate"] / 100))
+        cost = _half_up(item["quantity"] * item["cost"])
+        expected = (gross, net, gross - net, cost, net - cost, currency[sale.kiosk])
+        assert got[(sale.transaction_id, line_number)] == expected, (sale.transaction_id, line_number)
+
+
+def test_half_cent_net_rounds_up_exactly(built: Warehouse) -> None:
+    # 0.03 GBP at 20 % VAT is 0.025 net: half-up gives 0.03 (floating point division would risk 0.02)
+    [(net, tax)] = built.query("SELECT net_amount, tax_amount FROM fct_sales WHERE product_meta_id = 302")
+    assert (net, tax) == (Decimal("0.03"), Decimal("0.00"))
+
+
+def test_transactions_on_daylight_saving_sundays_get_kiosk_local_date_and_hour(built: Warehouse) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    rows = built.query(
+        "SELECT created_at_utc, local_date, local_hour, date_key, created_at_local FROM fct_transactions "
+        "WHERE kiosk_serial_number = 'LIV-0001' AND transaction_id >= 100"
+    )
+    by_instant = {r[0]: r[1:] for r in rows}
+    assert len(by_instant) == len(berlin_dst_instants())
+    for instant in berlin_dst_instants():
+        local = instant.astimezone(berlin)
+        naive_utc = instant.astimezone(UTC).replace(tzinfo=None)
+        local_date, local_hour, date_key, local_ts = by_instant[naive_utc]
+        assert (local_date, local_hour) == (local.date(), local.hour), instant
+        assert date_key == local.year * 10000 + local.month * 100 + local.day
+        assert local_ts == local.replace(tzinfo=None)
+    hours_on = {}
+    for _utc, (local_date, hour, _key, _ts) in by_instant.items():
+        hours_on.setdefault(local_date, []).append(hour)
+    # spring: a wall clock reading 02:30 does not exist (it is the instant of 03:30 CEST);
+    # autumn: 02:30 happens twice
+    assert sorted(hours_on[date(2026, 3, 29)]) == [1, 3]
+    assert sorted(hours_on[date(2026, 10, 25)]) == [1, 2, 2, 3]
+    assert hours_on[date(2026, 3, 28)] == [23]
+
+
+def test_a_price_change_gives_two_versions_and_each_sale_joins_its_own(built: Warehouse) -> None:
+    versions = built.query(
+        "SELECT product_key, version_number, list_price, valid_from, valid_to, is_current, is_deleted "
+        "FROM dim_product WHERE product_meta_id = 101 ORDER BY version_number"
+    )
+    changed_at = datetime(2026, 3, 15, 8, 0)
+    assert versions == [
+        ("101-1", 1, Decimal("1.79"), datetime(2026, 1, 1), changed_at, False, False),
+        ("101-2", 2, Decimal("1.99"), changed_at, None, True, False),
+    ]
+    joined = built.query(
+        "SELECT s.transaction_id, s.product_key, p.list_price, s.unit_price FROM fct_sales AS s "
+        "JOIN dim_product AS p ON p.product_key = s.product_key WHERE s.product_meta_id = 101 "
+        "ORDER BY s.transaction_id"
+    )
+    assert joined == [
+        (1, "101-1", Decimal("1.79"), Decimal("1.79")),
+        (2, "101-2", Decimal("1.99"), Decimal("1.99")),
+    ]
+    # the inventory snapshot on 2026-03-20 and the refill on 2026-03-12 join the versions valid then
+    assert built.query(
+        "SELECT DISTINCT product_key FROM fct_inventory_snapshot WHERE product_meta_id = 101"
+    ) == [("101-2",)]
+    assert built.query("SELECT product_key FROM fct_refills WHERE product_meta_id = 101") == [("101-1",)]
+
+
+def test_transactions_keep_sessions_without_purchase_and_flag_counted_ones(built: Warehouse) -> None:
+    rows = dict(
+        (r[0], r[1:])
+        for r in built.query(
+            "SELECT transaction_id, is_counted, item_count, gross_amount, line_count FROM fct_transactions "
+            "WHERE transaction_id IN (1, 5, 6)"
+        )
+    )
+    assert rows[1] == (True, 3, Decimal("5.87"), 2)
+    assert rows[5][0] is False  # unpaid
+    assert rows[6] == (False, 0, Decimal("0.00"), 0)  # ended without purchase
+
+
+def test_payment_methods_map_to_the_vendor_buckets(built: Warehouse) -> None:
+    buckets = dict(built.query("SELECT payment_method_key, vendor_category FROM dim_payment_method"))
+    assert buckets["MEMBERCARD:Visa"] == "membercard"
+    assert buckets["CARD:Girocard"] == "girocard"
+    assert buckets["CARD:AMEX"] == "otherCreditCard"
+    assert buckets["FREE:none"] == "other"
+
+
+def test_inventory_daily_keeps_the_last_snapshot_of_the_local_day(built: Warehouse) -> None:
+    rows = built.query(
+        "SELECT load_cell_id, quantity_on_hand, capacity, fill_rate, stock_value_gross, is_empty_cell, "
+        "currency "
+        "FROM fct_inventory_daily ORDER BY load_cell_id"
+    )
+    assert rows == [
+        (11, 3, 10, Decimal("0.3"), Decimal("5.97"), False, "EUR"),
+        (12, 0, None, None, Decimal("0.00"), True, "EUR"),
+    ]
+
+
+def test_temperature_hours_come_from_hourly_or_minutely_buckets(built: Warehouse) -> None:
+    rows = built.query(
+        "SELECT kiosk_serial_number, hour_utc, avg_celsius, max_celsius, source_granularity "
+        "FROM fct_temperature_hourly ORDER BY 1, 2"
+    )
+    assert rows == [
+        ("LIV-0001", datetime(2026, 3, 20, 10), Decimal("5.5"), Decimal("6.5"), "hourly"),
+        ("LIV-0001", datetime(2026, 3, 20, 11), Decimal("7.4"), Decimal("8.4"), "hourly"),
+        (
+            "LIV-0002",
+            datetime(2026, 3, 20, 12),
+            Decimal("6.002"),
+            Decimal("6.2"),
+            "minutely",
+        ),  # 6.0015 half-up
+    ]
+
+
+def test_dim_date_covers_whole_years_of_fact_dates(built: Warehouse) -> None:
+    [(first, last, days)] = built.query("SELECT min(date), max(date), count(*) FROM dim_date")
+    assert (first, last, days) == (date(2026, 1, 1), date(2026, 12, 31), 365)
+    assert built.query(
+        "SELECT iso_week, day_of_week, is_weekend FROM dim_date WHERE date_key = 20261025"
+    ) == [(43, 7, True)]
+
+
+def test_alerts_keep_current_state(built: Warehouse) -> None:
+    rows = built.query("SELECT alert_id, status, is_ack, duration_minutes FROM fct_alerts ORDER BY alert_id")
+    assert rows == [("9001", "resolved", True, 90), ("9002", "open", False, None)]
+
+
+# Load times differ between two loads of the same data; they are audit columns, not data.
+LOAD_TIME_COLUMNS = {"loaded_from_utc"}
+
+
+def _without_load_times(columns: list[str], rows: list[tuple]) -> tuple[list[str], list[tuple]]:
+    keep = [i for i, c in enumerate(columns) if c not in LOAD_TIME_COLUMNS]
+    rows = [tuple(r[i] for i in keep) for r in rows]
+    return [columns[i] for i in keep], sorted(rows, key=lambda r: tuple((v is None, str(v)) for v in r))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("mart", MARTS)
+def test_marts_are_identical_on_duckdb_and_postgres(built_both: dict[str, Warehouse], mart: str) -> None:
+    duck_columns, duck_rows = _without_load_times(*built_both["duckdb"].table(mart))
+    pg_columns, pg_rows = _without_load_times(*built_both["postgres"].table(mart))
+    assert duck_columns == pg_columns
+    assert duck_rows, f"{mart} is empty in the fixture: the comparison would prove nothing"
+    assert len(duck_rows) == len(pg_rows)
+    for duck_row, pg_row in zip(duck_rows, pg_rows, strict=True):
+        assert duck_row == pg_row
+
+
+def _bi_questions() -> list[str]:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "bi.md").read_text(encoding="utf-8")
+    questions = text.split("## Five questions answered in SQL", 1)[1]
+    return re.findall(r"```sql\n(.*?)```", questions, re.DOTALL)
+
+
+def test_the_five_bi_questions_of_the_docs_run_on_the_marts(built: Warehouse) -> None:
+    questions = _bi_questions()
+    assert len(questions) == 5
+    for sql in questions:
+        built.query(sql.strip().rstrip(";"))
+    # revenue per kiosk per week keeps currencies apart
+    rows = built.query(questions[0].strip().rstrip(";"))
+    assert {(r[0], r[5]) for r in rows} == {("LIV-0001", "EUR"), ("LIV-0002", "CHF"), ("LIV-0003", "GBP")}

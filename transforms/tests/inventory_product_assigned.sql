@@ -1,0 +1,14 @@
+/*
+model: fct_inventory_snapshot
+description: A load cell holding a product joins the product version valid at the snapshot (SCD2).
+*/
+SELECT s.snapshot_at_utc, s.kiosk_serial_number, s.load_cell_id, s.product_meta_id, s.product_key
+FROM fct_inventory_snapshot AS s
+LEFT JOIN dim_product AS p ON p.product_key = s.product_key
+WHERE s.product_meta_id IS NOT NULL
+    AND (
+        p.product_key IS NULL
+        OR p.product_meta_id <> s.product_meta_id
+        OR (s.snapshot_at_utc < p.valid_from AND p.version_number <> 1)
+        OR s.snapshot_at_utc >= p.valid_to
+    )
