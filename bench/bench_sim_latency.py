@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.config import SimConfig  # noqa: E402
 from simulator.server import SimulatorServer  # noqa: E402
+from simulator.store import Store  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -40,6 +41,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--requests", type=int, default=200, help="requests per page shape")
     parser.add_argument("--database", default=None, help="DuckDB file for the store (default: memory)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="serve the store already in --database (generated with the same options)",
+    )
     args = parser.parse_args()
 
     now = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -52,7 +58,8 @@ def main() -> int:
         database_path=args.database,
     )
     started = time.perf_counter()
-    with SimulatorServer(config) as sim:
+    store = Store(args.database) if args.reuse and args.database else None
+    with SimulatorServer(config, store=store) as sim:
         generated = time.perf_counter() - started
         purchases = sim.store.scalar("SELECT count(*) FROM transactions")
         print(

@@ -12,8 +12,7 @@ aggregated by kiosk and by product line (summed over the window). A difference a
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,7 +25,9 @@ PAYMENT_BUCKETS = ("visa", "mastercard", "girocard", "otherCreditCard", "memberc
 
 
 class ApiClient(Protocol):
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
+    def get(
+        self, path: str, params: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> Any: ...
 
 
 class ReconcileError(RuntimeError):
@@ -254,26 +255,6 @@ class Warehouse:
 # --- the API side -----------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def api_timezone(client: Any, timezone: str) -> Iterator[None]:
-    """Send `x-timezone: <timezone>` on the analytics calls of this block.
-
-    The sync's client pins `x-timezone: UTC` on its httpx session (raw timestamps must be UTC); the
-    analytics bucket days in that header's zone, so reconcile switches it per scope and restores it
-    afterwards.
-    """
-    headers = client._http.headers  # noqa: SLF001 - LivelloClient offers no per-call headers (yet)
-    previous = headers.get("x-timezone")
-    headers["x-timezone"] = timezone
-    try:
-        yield
-    finally:
-        if previous is None:
-            del headers["x-timezone"]
-        else:
-            headers["x-timezone"] = previous
-
-
 class Api:
     def __init__(self, client: ApiClient) -> None:
         self._client = client
@@ -285,8 +266,8 @@ class Api:
             "kioskSerialNumbers": ",".join(scope.kiosks),
             **params,
         }
-        with api_timezone(self._client, scope.timezone):
-            return self._client.get(path, params=query)
+        # Analytics bucket days in the x-timezone, so each scope asks in its kiosks' own zone.
+        return self._client.get(path, params=query, headers={"x-timezone": scope.timezone})
 
     def kpis(self, scope: Scope, start: date, end: date) -> dict[str, Decimal]:
         body = self._get("/analytics/transactions/kpis", scope, start, end)

@@ -21,6 +21,7 @@ simulated clock) so tests can use lifetimes of seconds."""
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -188,7 +189,8 @@ class AuthService:
     def _mint_locked(self, spec: ClientSpec, now: float) -> _IssuedToken:
         lifetime = spec.token_lifetime_seconds or self.token_lifetime_seconds
         iat = int(now)
-        exp = iat + lifetime
+        # Rounded up: whole-second claims must never cut the promised lifetime short.
+        exp = math.ceil(now + lifetime)
         claims = {
             "sub": spec.client_id,
             "scope": " ".join(spec.scopes),

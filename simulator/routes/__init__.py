@@ -164,7 +164,12 @@ def money(value: Decimal | float | int | None) -> float | None:
     """A money amount as a JSON number; floats of two-decimal values print exactly (shortest repr)."""
     if value is None:
         return None
-    return float(Decimal(value).quantize(_CENT, rounding=ROUND_HALF_UP))
+    if isinstance(value, Decimal):
+        # DECIMAL(12,2) columns arrive with two places already; quantizing them would change nothing.
+        if value.as_tuple().exponent >= -2:  # type: ignore[operator]
+            return float(value)
+        return float(value.quantize(_CENT, rounding=ROUND_HALF_UP))
+    return float(Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
 def money_text(value: Decimal | float | int) -> str:

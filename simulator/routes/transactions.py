@@ -17,6 +17,8 @@ from simulator.params import Window, render_instant
 from simulator.problems import not_found
 from simulator.routes import Ctx, Reply, in_list_sql, iso_date, money, number, paged, route, sim_now
 
+# Below this many matching rows a plain top-N is cheap enough; above it the `created` bound pays off.
+BOUND_MIN_ROWS = 50_000
 _TX_SORT = {
     "created": "t.created",
     "total": "t.total",
@@ -106,8 +108,8 @@ def _kiosk_refs(ctx: Ctx, kiosk_ids: set[int]) -> dict[int, dict[str, Any]]:
 _LINE_COLUMNS = {
     "transaction_items": "transaction_id, line_number, product_line_id, product_id, name, ean, "
     "planogram_position, quantity, price, vat_rate, discount, total, cost",
-    "refill_items": "refill_id, line_number, product_line_id, product_id, name, ean, planogram_position, added, "
-    "removed, removed_expired, cost, price, expiration_date",
+    "refill_items": "refill_id, line_number, product_line_id, product_id, name, ean, planogram_position, "
+    "added, removed, removed_expired, cost, price, expiration_date",
 }
 # Rows of a page span a `created` range with other kiosks' rows in between; above this many pages' worth of
 # kiosks the line lookup switches from "range + kiosks, filter in Python" to an id list.
@@ -229,7 +231,7 @@ def list_transactions(ctx: Ctx) -> Reply:
     bound_sql, bound_params = "", []
     if _TX_SORT[sort_by] != "t.created":
         order += f", t.created {direction}"
-    elif total > skip + limit:
+    elif total > max(BOUND_MIN_ROWS, 20 * (skip + limit)):
         bound_sql, bound_params = _created_bound(
             ctx, "transactions", where_sql, params, win, direction, skip + limit, total
         )
