@@ -67,7 +67,7 @@ sim_state: key/value state of the simulator (`now`, `seed`, ...).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -78,6 +78,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 Params = Sequence[Any] | dict[str, Any] | None
+# Distinct memo keys are few (scopes x filters x windows in use); the bound only guards against a client that
+# varies its windows endlessly.
+_MEMO_MAX_ENTRIES = 4096
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS organizations (
@@ -435,6 +438,46 @@ class PageWindow:
     hi: datetime | None
 
 
+@dataclass(frozen=True)
+class PageSlice:
+    """What `Store.page_slice` found: rows skip..skip+limit of the order are rows offset..offset+limit of the
+    same order among rows with `lo <= created <= hi` (None = unbounded); `empty` when skip >= total."""
+
+    total: int
+    lo: datetime | None
+    hi: datetime | None
+    offset: int
+    empty: bool = False
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TICK = timedelta(microseconds=1)  # TIMESTAMPTZ resolution: a bucket [a, b) is [a, b - _TICK] inclusive
+# Above this many rows on a page's days, `page_slice` narrows the page to whole hours.
+_REFINE_ABOVE_ROWS = 2_000
+
+
+def _walk(counts: dict[Any, int], skip: int, limit: int, descending: bool) -> tuple[Any, Any, int, int]:
+    """Over buckets (days, hours) in order, the first and last bucket holding rows skip..skip+limit, the rows
+    in the buckets before the first, and the rows in first..last. Requires skip < sum(counts)."""
+    keys = sorted((k for k, n in counts.items() if n), reverse=descending)
+    before = 0
+    first = 0
+    while before + counts[keys[first]] <= skip:
+        before += counts[keys[first]]
+        first += 1
+    last, seen = first, before + counts[keys[first]]
+    while seen < skip + limit and last + 1 < len(keys):
+        last += 1
+        seen += counts[keys[last]]
+    return keys[first], keys[last], before, seen - before
+
+
+def _int_in(column: str, values: Sequence[int]) -> str:
+    if not values:
+        return "FALSE"
+    return f"{column} IN ({', '.join(str(int(v)) for v in values)})"
+
+
 class Store:
     """One DuckDB database (in memory unless `path` is given), safe to share between server threads.
 
@@ -458,6 +501,9 @@ class Store:
         self._write_lock = threading.RLock()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
+        # Read-side memo of small derived answers (see `memo`), valid while `_version` is unchanged.
+        self._version = 0
+        self._memo: dict[Hashable, tuple[int, Any]] = {}
 
     # -- connections -----------------------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -498,6 +544,13 @@ class Store:
                 table = table.set_column(i, f.name, pc.cast(table.column(i), pa.int64()))
         return table.to_pylist()
 
+    def query_records(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        """Rows as dicts straight from DuckDB's row conversion: cheaper than `query_dicts` for a few rows of
+        integers, doubles and strings (no DECIMAL or TIMESTAMPTZ columns, which convert slowly this way)."""
+        cur = self.cursor().execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
     def query_one(self, sql: str, params: Params = None) -> tuple[Any, ...] | None:
         return self.cursor().execute(sql, params or []).fetchone()
 
@@ -514,11 +567,29 @@ class Store:
             cur = self.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+                try:
+                    yield cur
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            finally:
+                # After the commit: no memo computed from an older snapshot is served again.
+                self._version += 1
+
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """`compute()`, remembered until the next write: for small answers that every request needs (scope,
+        per-day counts). The version is read before computing, so a value computed while a write commits is
+        stored under the old version and never served afterwards. Callers must not mutate the value."""
+        version = self._version
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        if len(self._memo) >= _MEMO_MAX_ENTRIES:
+            self._memo.clear()
+        self._memo[key] = (version, value)
+        return value
 
     # -- state and helpers -----------------------------------------------------------------------------------
     def get_state(self, key: str) -> str | None:
@@ -542,6 +613,9 @@ class Store:
 
     def descendant_org_ids(self, org_id: int) -> list[int]:
         """`org_id` and every organization below it (the scoping rule of the contract); [] if unknown."""
+        return list(self.memo(("descendant_org_ids", org_id), lambda: self._descendant_org_ids(org_id)))
+
+    def _descendant_org_ids(self, org_id: int) -> tuple[int, ...]:
         rows = self.query(
             """
             WITH RECURSIVE tree(id) AS (
@@ -553,7 +627,7 @@ class Store:
             """,
             [org_id],
         )
-        return [r[0] for r in rows]
+        return tuple(r[0] for r in rows)
 
     def all_org_ids(self) -> list[int]:
         return [r[0] for r in self.query("SELECT id FROM organizations ORDER BY id")]
@@ -567,6 +641,7 @@ class Store:
         if table not in FACT_TABLES:
             raise ValueError(f"not a fact table: {table!r}")
         c = cur or self.cursor()
+        self._version += 1
         lo = datetime.combine(first_day, time(), UTC)
         hi = datetime.combine(last_day + timedelta(days=1), time(), UTC)
         c.execute(
@@ -579,12 +654,58 @@ class Store:
             [table, lo, hi],
         )
 
+    def _day_counts(
+        self,
+        table: str,
+        org_ids: Sequence[int] | None,
+        kiosk_ids: Sequence[int] | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> dict[date, int]:
+        """Rows of `table` per UTC day matching scope/kiosks/[start, end], exact also for the window's partial
+        edge days (those two are counted on the fact table, which zone maps prune to about a day's rows)."""
+        if table not in FACT_TABLES:
+            raise ValueError(f"not a fact table: {table!r}")
+        # Ids are integers: inlined literals are cheaper for DuckDB than a bound list (a semi-join).
+        scope = []
+        if org_ids is not None:
+            scope.append(_int_in("organization_id", org_ids))
+        if kiosk_ids is not None:
+            scope.append(_int_in("kiosk_id", kiosk_ids))
+        conds, params = ["fact = ?", *scope], [table]
+        start_day = None if start is None else start.astimezone(UTC).date()
+        end_day = None if end is None else end.astimezone(UTC).date()
+        if start_day is not None:
+            conds.append("day >= ?")
+            params.append(start_day)
+        if end_day is not None:
+            conds.append("day <= ?")
+            params.append(end_day)
+        per_day: dict[date, int] = {
+            d: int(n)
+            for d, n in self.query(
+                f"SELECT day, sum(n) FROM fact_day_counts WHERE {' AND '.join(conds)} GROUP BY 1", params
+            )
+        }
+        for day in {d for d in (start_day, end_day) if d is not None and d in per_day}:
+            day_start = datetime.combine(day, time(), UTC)
+            day_end = datetime.combine(day + timedelta(days=1), time(), UTC)
+            where = ["created >= ?", "created < ?", *scope]
+            exact_params: list[Any] = [max(day_start, start) if start else day_start, day_end]
+            if end is not None and end < day_end:
+                where[1] = "created <= ?"
+                exact_params[1] = end
+            per_day[day] = int(
+                self.scalar(f"SELECT count(*) FROM {table} WHERE {' AND '.join(where)}", exact_params)
+            )
+        return per_day
+
     def page_window(
         self,
         table: str,
         *,
-        org_ids: list[int] | None = None,
-        kiosk_ids: list[int] | None = None,
+        org_ids: Sequence[int] | None = None,
+        kiosk_ids: Sequence[int] | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
         skip: int = 0,
@@ -594,69 +715,99 @@ class Store:
         """Total rows of `table` matching scope/kiosks/[start, end] and a `created` range holding rows
         skip..skip+limit in `created` order (DESC by default), from the per-day counts: only the partial days
         at the window's edges touch the fact table, so this costs about a millisecond even with millions of
-        rows.
+        rows. The same OFFSET `skip` applies inside the range (see `page_slice` for a range that is also
+        narrowed on the near side, with a smaller offset).
 
         Rows sharing a day boundary are never cut: the range always starts or ends at a whole UTC day (or at
         start/end), so ordering by (created, id) inside it is exactly the global order."""
-        if table not in FACT_TABLES:
-            raise ValueError(f"not a fact table: {table!r}")
-        conds, params = ["fact = ?"], [table]
-        if org_ids is not None:
-            conds.append("organization_id IN (SELECT unnest(?::INTEGER[]))")
-            params.append(list(org_ids))
-        if kiosk_ids is not None:
-            conds.append("kiosk_id IN (SELECT unnest(?::INTEGER[]))")
-            params.append(list(kiosk_ids))
-        start_day = None if start is None else start.astimezone(UTC).date()
-        end_day = None if end is None else end.astimezone(UTC).date()
-        if start_day is not None:
-            conds.append("day >= ?")
-            params.append(start_day)
-        if end_day is not None:
-            conds.append("day <= ?")
-            params.append(end_day)
-        per_day = dict(
-            self.query(
-                f"SELECT day, sum(n) FROM fact_day_counts WHERE {' AND '.join(conds)} GROUP BY 1", params
-            )
+        page = self.page_slice(
+            table,
+            org_ids=org_ids,
+            kiosk_ids=kiosk_ids,
+            start=start,
+            end=end,
+            skip=skip,
+            limit=limit,
+            descending=descending,
         )
-        # The window's first and last day may be partial: count those two days exactly on the fact table.
-        for day in {d for d in (start_day, end_day) if d is not None and d in per_day}:
-            lo = (
-                max(datetime.combine(day, time(), UTC), start)
-                if start
-                else datetime.combine(day, time(), UTC)
-            )
-            day_end = datetime.combine(day + timedelta(days=1), time(), UTC)
-            where, exact_params = ["created >= ?", "created < ?"], [lo, day_end]
-            if end is not None and end < day_end:
-                where[1] = "created <= ?"
-                exact_params[1] = end
-            if org_ids is not None:
-                where.append("organization_id IN (SELECT unnest(?::INTEGER[]))")
-                exact_params.append(list(org_ids))
-            if kiosk_ids is not None:
-                where.append("kiosk_id IN (SELECT unnest(?::INTEGER[]))")
-                exact_params.append(list(kiosk_ids))
-            per_day[day] = int(
-                self.scalar(f"SELECT count(*) FROM {table} WHERE {' AND '.join(where)}", exact_params)
-            )
-        total = int(sum(per_day.values()))
-        needed = skip + limit
-        seen = 0
-        bound: date | None = None
-        for day in sorted(per_day, reverse=descending):
-            seen += per_day[day]
-            if per_day[day] and seen >= needed:
-                bound = day
-                break
-        if bound is None:  # the page reaches the end of the data: no narrowing beyond start/end
-            return PageWindow(total, start, end)
+        # page_slice also drops the days before row `skip`; page_window keeps them so OFFSET `skip` holds.
         if descending:
-            lo = datetime.combine(bound, time(), UTC)
-            return PageWindow(total, max(lo, start) if start else lo, end)
-        hi = datetime.combine(bound + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
-        return PageWindow(total, start, min(hi, end) if end else hi)
+            return PageWindow(page.total, page.lo, end)
+        return PageWindow(page.total, start, page.hi)
+
+    def page_slice(
+        self,
+        table: str,
+        *,
+        org_ids: Sequence[int] | None = None,
+        kiosk_ids: Sequence[int] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        skip: int = 0,
+        limit: int = 100,
+        descending: bool = True,
+    ) -> PageSlice:
+        """Where rows skip..skip+limit (ordered by `created`, then `id`, DESC by default) of `table` matching
+        scope/kiosks/[start, end] lie: they are rows offset..offset+limit of the same order restricted to
+        `created BETWEEN lo AND hi`. The range is cut at whole UTC days on both sides (so the order inside it
+        is the global order) and holds the days of the page only, so a deep skip reads a day or two of rows
+        instead of everything before it; when those days hold more than `_REFINE_ABOVE_ROWS` rows it is cut
+        further, at whole hours. `empty` when skip is past the last row (no query needed).
+
+        The counts are memoized until the next write, so paging through a window costs one count query, and
+        the page query then sorts at most a few thousand rows."""
+        scope = None if org_ids is None else tuple(org_ids)
+        kiosks = None if kiosk_ids is None else tuple(kiosk_ids)
+        # Paging a window asks for the same counts once per page: remember them until the next write.
+        per_day: dict[date, int] = self.memo(
+            ("day_counts", table, scope, kiosks, start, end),
+            lambda: self._day_counts(table, scope, kiosks, start, end),
+        )
+        total = sum(per_day.values())
+        if skip >= total:
+            return PageSlice(total, start, end, skip, empty=True)
+        first, last, before, rows = _walk(per_day, skip, limit, descending)
+        oldest, newest = (last, first) if descending else (first, last)
+        lo = datetime.combine(oldest, time(), UTC)
+        hi = datetime.combine(newest + timedelta(days=1), time(), UTC) - _TICK
+        lo = max(lo, start) if start else lo
+        hi = min(hi, end) if end else hi
+        if rows <= _REFINE_ABOVE_ROWS:
+            return PageSlice(total, lo, hi, skip - before)
+        # Many rows on the page's days (an unfiltered fleet: ~15,000 a day): narrow to whole hours as well,
+        # so the ORDER BY sorts a few hundred rows and the OFFSET stays small.
+        per_hour: dict[int, int] = self.memo(
+            ("hour_counts", table, scope, kiosks, lo, hi),
+            lambda: self._hour_counts(table, scope, kiosks, lo, hi),
+        )
+        if sum(per_hour.values()) != rows:  # counts out of step (a write in between): stay with the days
+            return PageSlice(total, lo, hi, skip - before)
+        first_h, last_h, before_h, _ = _walk(per_hour, skip - before, limit, descending)
+        oldest_h, newest_h = (last_h, first_h) if descending else (first_h, last_h)
+        lo = max(lo, _EPOCH + timedelta(hours=oldest_h))
+        hi = min(hi, _EPOCH + timedelta(hours=newest_h + 1) - _TICK)
+        return PageSlice(total, lo, hi, skip - before - before_h)
+
+    def _hour_counts(
+        self,
+        table: str,
+        org_ids: Sequence[int] | None,
+        kiosk_ids: Sequence[int] | None,
+        lo: datetime,
+        hi: datetime,
+    ) -> dict[int, int]:
+        """Rows of `table` per hour since the epoch in [lo, hi] (a day or two: zone maps limit the scan)."""
+        where = ["created >= ?", "created <= ?"]
+        if org_ids is not None:
+            where.append(_int_in("organization_id", org_ids))
+        if kiosk_ids is not None:
+            where.append(_int_in("kiosk_id", kiosk_ids))
+        rows = self.query(
+            f"SELECT epoch_us(created) // 3600000000, count(*) FROM {table} "
+            f"WHERE {' AND '.join(where)} GROUP BY 1",
+            [lo, hi],
+        )
+        return {int(h): int(n) for h, n in rows}
 
     def counts(self) -> dict[str, int]:
         """Row count of every table (for logs, tests and benchmarks)."""

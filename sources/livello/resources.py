@@ -424,6 +424,7 @@ def temperature(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
     state = dlt.current.resource_state()
     path = endpoint.path.format(granularity=granularity)
     newest: datetime | None = None
+    dedup = _Dedup(endpoint.primary_key)  # the flat rows carry the key columns under their table names
     for kiosk in ctx.kiosks():
         serial = kiosk["serialNumber"]
         params = {"kioskSerialNumber": serial, **window.params("startDate", "endDate")}
@@ -452,6 +453,7 @@ def temperature(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
                         },
                     )
                 )
+        rows = [row for row in rows if dedup.fresh(row)]
         if rows:
             yield rows
     _advance_cursor(state, window, newest)
