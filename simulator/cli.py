@@ -129,7 +129,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 
 def serve(args: argparse.Namespace) -> int:
     from simulator.app import SimulatorApp, build_state
-    from simulator.server import TrackingH11Protocol, bind_socket, build_store
+    from simulator.server import bind_socket, build_store, http_protocol, loop_factory
 
     config = config_from_args(args)
     sock = bind_socket(args.host, args.port)
@@ -153,7 +153,7 @@ def serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(
         uvicorn.Config(
             SimulatorApp(state),
-            http=TrackingH11Protocol,
+            http=http_protocol(),
             lifespan="off",
             log_level=args.log_level,
             access_log=False,
@@ -168,7 +168,8 @@ def serve(args: argparse.Namespace) -> int:
             print(f"READY {base_url}", flush=True)
         await task
 
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(run())
     return 0
 
 

@@ -20,13 +20,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+try:  # uvicorn[standard]: the C parser answers a 100-row page ~1 ms sooner than pure-Python h11
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - httptools not installed
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
 from simulator import app as app_module
 from simulator.app import SimState, SimulatorApp, build_state
@@ -37,17 +42,44 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 
 
-class TrackingH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol that lets the app abort a connection (the dropped-connection fault)."""
+class _TrackingMixin:
+    """Registers each connection's transport so the app can abort it (the dropped-connection fault)."""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
-        super().connection_made(transport)  # type: ignore[arg-type]
+    client: Any
+    server: Any
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         self._sim_key = (_addr(self.client), _addr(self.server))
         app_module.TRANSPORTS[self._sim_key] = transport  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         app_module.TRANSPORTS.pop(getattr(self, "_sim_key", None), None)  # type: ignore[arg-type]
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
+
+
+class TrackingH11Protocol(_TrackingMixin, H11Protocol):
+    """uvicorn's h11 protocol with connection tracking."""
+
+
+if HttpToolsProtocol is not None:
+
+    class TrackingHttpToolsProtocol(_TrackingMixin, HttpToolsProtocol):
+        """uvicorn's httptools protocol with connection tracking."""
+
+
+def http_protocol() -> type:
+    """The fastest installed HTTP protocol for uvicorn, with connection tracking."""
+    return TrackingH11Protocol if HttpToolsProtocol is None else TrackingHttpToolsProtocol
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when installed (faster request handling), else asyncio's default."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _addr(value: Any) -> Any:
@@ -97,7 +129,7 @@ class SimulatorServer:
         self.port = self._socket.getsockname()[1]
         uv_config = uvicorn.Config(
             SimulatorApp(self.state),
-            http=TrackingH11Protocol,
+            http=http_protocol(),
             lifespan="off",
             log_level=self._log_level,
             access_log=False,
@@ -120,7 +152,8 @@ class SimulatorServer:
 
     def _run(self) -> None:
         assert self._server is not None and self._socket is not None
-        asyncio.run(self._server.serve(sockets=[self._socket]))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(self._server.serve(sockets=[self._socket]))
 
     def stop(self) -> None:
         if self._server is not None:

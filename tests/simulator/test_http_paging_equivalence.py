@@ -187,3 +187,26 @@ def test_paging_a_window_yields_each_row_once_in_order(sim, clients, monkeypatch
     ]
     assert total == len(truth) > 100
     assert ids == truth
+
+
+def test_counts_follow_writes(simulator_factory, api_client_factory) -> None:
+    """Totals and pages come from memoized counts; a write (the clock moving on, a backlog upload) must show
+    in the very next page."""
+    server = simulator_factory(kiosks=2, days=2, now=NOW)
+    client = api_client_factory(server)
+
+    def newest() -> tuple[int, list[int]]:
+        body = client.get("/transactions", params={"limit": 100}).json()
+        return body["total"], [row["id"] for row in body["data"]]
+
+    def truth() -> tuple[int, list[int]]:
+        ids = server.store.query("SELECT id FROM transactions ORDER BY created DESC, id DESC LIMIT 100")
+        return server.store.scalar("SELECT count(*) FROM transactions"), [r[0] for r in ids]
+
+    assert newest() == truth()
+    server.advance(hours=5)
+    assert newest() == truth()
+    before = client.get("/transactions", params={"limit": 1}).json()["total"]
+    server.upload_backlog(kiosk_serial="LIV-0001", hours_late=20, sessions=5)
+    assert newest() == truth()
+    assert client.get("/transactions", params={"limit": 1}).json()["total"] == before + 5

@@ -232,7 +232,7 @@ def test_marts_are_identical_on_duckdb_and_postgres(built_both: dict[str, Wareho
 
 
 def _bi_questions() -> list[str]:
-    text = (Path(__file__).resolve().parents[2] / "docs" / "bi.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     questions = text.split("## Five questions answered in SQL", 1)[1]
     return re.findall(r"```sql\n(.*?)```", questions, re.DOTALL)
 
