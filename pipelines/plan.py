@@ -34,6 +34,7 @@ class ResourcePlan:
     expected_rows: int | None = None
     expected_requests: int = 0
     rows_per_hour: float | None = None
+    note: str | None = None  # e.g. what the count-verified lookback found
 
 
 @dataclass

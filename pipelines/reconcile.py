@@ -113,7 +113,12 @@ class ReconcileReport:
 
 
 def _fmt(value: Decimal) -> str:
-    return f"{value:,.4f}".rstrip("0").rstrip(".") if value != value.to_integral_value() else f"{value:,.0f}"
+    # Counts print as integers, money with its two decimals (55,834.80, not 55,834.8), ratios with up to four.
+    if value == value.to_integral_value():
+        return f"{value:,.0f}"
+    if value == value.quantize(Decimal("0.01")):
+        return f"{value:,.2f}"
+    return f"{value:,.4f}".rstrip("0")
 
 
 def _dec(value: Any) -> Decimal:

@@ -103,6 +103,9 @@ class SyncSettings:
     promocodes: tuple[str, ...] = ()
     temperature_granularity: str = "hourly"
     window_rows: int = DEFAULT_WINDOW_ROWS
+    # Probe the lookback window's row count and re-read only the sub-windows where the API and the warehouse
+    # disagree (pipelines/lookback.py); false re-reads the whole lookback on every run.
+    verify_lookback: bool = True
     duckdb_path: str | None = None
     postgres_credentials: str | None = field(default=None, repr=False)
     pipelines_dir: str | None = None
@@ -234,6 +237,7 @@ def load_settings(
         promocodes=tuple(_as_list(_cfg("promocodes"))),
         temperature_granularity=granularity,
         window_rows=window_rows,
+        verify_lookback=_as_bool(_cfg("verify_lookback"), True),
         pipelines_dir=_cfg("pipelines_dir"),
         progress=progress,
         **destination_settings(destination, dataset),

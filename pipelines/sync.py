@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dlt.common.pipeline import LoadInfo
@@ -20,6 +20,13 @@ from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.destination import loader_file_format, make_pipeline
 from pipelines.lock import pipeline_lock
+from pipelines.lookback import (
+    VERIFIED_RESOURCES,
+    LookbackCheck,
+    apply_check,
+    verify_lookback,
+    warehouse_counter,
+)
 from pipelines.plan import RunPlan, plan_listing, plan_temperature, snapshot_requests
 from pipelines.settings import SyncSettings
 from pipelines.summary import RunSummary
@@ -28,7 +35,7 @@ from sources.livello.client import ClientSettings, LivelloClient
 from sources.livello.endpoints import BY_NAME, WINDOWED
 from sources.livello.errors import DeadlineExceededError, LivelloError, ScopeError
 from sources.livello.pseudonymize import Pseudonymizer
-from sources.livello.resources import RunContext, SourceOptions
+from sources.livello.resources import RunContext, SourceOptions, to_utc
 
 log = logging.getLogger("livello.sync")
 
@@ -170,15 +177,23 @@ class Sync:
         data_end = now
         for name in selected:
             if name in WINDOWED and name != "temperature":
+                state = states.get(name, {})
+                check = self._verified_lookback(ctx, pipeline, name, state)
                 resource_plan, probes = plan_listing(
                     ctx,
                     name,
-                    states.get(name, {}),
+                    state,
                     since=self.settings.since,
-                    lookback=self.settings.lookback,
+                    # A verified lookback is planned separately: the listing starts at the cursor.
+                    lookback=timedelta(0) if check is not None else self.settings.lookback,
                     window_rows=self.settings.window_rows,
                     now=now,
                 )
+                if check is not None:
+                    resource_plan.windows[0] = apply_check(resource_plan.windows[0], check)
+                    resource_plan.expected_requests += check.reread_requests
+                    resource_plan.note = check.describe()
+                    probes += check.probes
                 plan.windowed[name] = resource_plan
                 plan.probe_requests += probes
                 first_data.append(resource_plan.windows[0].start)
@@ -197,6 +212,34 @@ class Sync:
         plan.snapshot_requests = snapshot_requests(ctx, snapshot, len(self.settings.promocodes))
         return plan
 
+    def _verified_lookback(
+        self, ctx: RunContext, pipeline: Pipeline, name: str, state: dict[str, Any]
+    ) -> LookbackCheck | None:
+        """The count check of a normal incremental run's lookback; None when the whole lookback is read (the
+        setting is off, a first run, `--since`, a resumed backfill, or the warehouse cannot be counted)."""
+        settings = self.settings
+        if (
+            not settings.verify_lookback
+            or name not in VERIFIED_RESOURCES
+            or settings.since is not None
+            or not state.get("cursor")
+            or (state.get("backfill") or {}).get("next")
+            or settings.lookback <= timedelta(0)
+        ):
+            return None
+        cursor = to_utc(state["cursor"])
+        counter = warehouse_counter(pipeline, name)
+        try:
+            counter(cursor, cursor)  # fails fast if the table cannot be counted, before any probe is spent
+        except Exception as error:  # noqa: BLE001 - any database error means: fall back to the full re-read
+            log.warning(
+                "%s: cannot count the warehouse rows (%s); re-reading the lookback",
+                name,
+                type(error).__name__,
+            )
+            return None
+        return verify_lookback(ctx, name, cursor - settings.lookback, cursor, counter)
+
     def _announce(self, plan: RunPlan) -> None:
         for name, p in plan.windowed.items():
             rows = f"~{p.expected_rows:,} rows, " if p.expected_rows is not None else ""
@@ -204,6 +247,8 @@ class Sync:
                 f"  {name:<13} {p.mode:<11} from {p.windows[0].start:%Y-%m-%d %H:%M} UTC: "
                 f"{len(p.windows)} window(s), {rows}~{p.expected_requests:,} requests"
             )
+            if p.note:
+                self.out(f"  {'':<13} {p.note}")
         total = plan.expected_requests
         line = f"Expecting ~{total:,} API requests in {max(plan.load_count, 1)} load(s)"
         allowed = self.client.allowed_requests_per_window()

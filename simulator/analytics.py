@@ -698,23 +698,27 @@ def temperature(
     # 15-minute UTC blocks (every zone offset is a multiple of 15 minutes, so a block never straddles two
     # local buckets) and convert only the blocks.
     block = 1 if unit == "minute" else 15
+    # Readings have 2 decimals: summing them as integer hundredths keeps the average exact. A floating sum
+    # depends on DuckDB's (thread-dependent) summation order, so an average lying exactly on a half cent
+    # rounded up on one call and down on the next, and a re-read changed an unchanged bucket.
     rows = store.query(
         f"""
         WITH readings AS ({sql}),
         blocks AS (
-            SELECT position, m // {block} AS b, min(m) AS first_minute, sum(celsius) AS total, count(*) AS n,
+            SELECT position, m // {block} AS b, min(m) AS first_minute,
+                   sum(CAST(round(celsius * 100) AS BIGINT)) AS total, count(*) AS n,
                    min(celsius) AS low, max(celsius) AS high
             FROM readings GROUP BY 1, 2
         )
         SELECT position, date_trunc('{unit}', timezone($tz, to_timestamp(b * {block * 60}))) AS label,
-               min(first_minute), sum(total) / sum(n), min(low), max(high)
+               min(first_minute), CAST(sum(total) AS BIGINT), CAST(sum(n) AS BIGINT), min(low), max(high)
         FROM blocks GROUP BY 1, 2 ORDER BY 1, 2
         """,
         params,
     )
     zone = ZoneInfo(tz)
     series: dict[str, list[dict[str, Any]]] = {}
-    for position, label, first_minute, avg, low, high in rows:
+    for position, label, first_minute, hundredths, count, low, high in rows:
         # A minute bucket starts at its own (first and only) minute; coarser labels need the zone.
         start = (
             datetime.fromtimestamp(first_minute * 60, UTC)
@@ -724,7 +728,7 @@ def temperature(
         series.setdefault(position, []).append(
             {
                 "date": render_instant(start, zone),
-                "value": float(_round2(Decimal(repr(avg)))),
+                "value": float(_round2(Decimal(hundredths) / count / 100)),
                 "min": float(low),
                 "max": float(high),
             }

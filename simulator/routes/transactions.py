@@ -153,12 +153,13 @@ def _lines(ctx: Ctx, table: str, headers: list[dict[str, Any]]) -> dict[int, orj
     key = _LINE_KEY[table]
     ids = sorted({int(h["id"]) for h in headers})
     rows = ctx.store.query(
-        f"SELECT {key}, {_LINE_JSON[table]} FROM {table} WHERE {key} BETWEEN ? AND ? "
-        f"AND {key} IN ({', '.join(map(str, ids))}) ORDER BY {key}, line_number",
+        f"SELECT {key}, line_number, {_LINE_JSON[table]} FROM {table} WHERE {key} BETWEEN ? AND ? "
+        f"AND {key} IN ({', '.join(map(str, ids))})",
         [ids[0], ids[-1]],
     )
+    rows.sort()  # by header, then line number (cheaper here than an ORDER BY in the query)
     grouped: dict[int, list[str]] = {}
-    for header_id, line in rows:
+    for header_id, _line_number, line in rows:
         grouped.setdefault(header_id, []).append(line)
     return {k: orjson.Fragment("[" + ",".join(v) + "]") for k, v in grouped.items()}
 

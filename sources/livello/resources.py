@@ -48,6 +48,17 @@ class Window:
 
     start: datetime
     end: datetime | None = None
+    # Count-verified lookback (pipelines/lookback.py): [start, verified_until) held as many rows in the
+    # warehouse as the API reports, except in the `reread` sub-windows; only those and [verified_until, end)
+    # are read. None: the whole window is read.
+    verified_until: datetime | None = None
+    reread: tuple[Window, ...] = ()
+
+    def ranges(self) -> list[Window]:
+        """The plain windows actually requested, oldest first."""
+        if self.verified_until is None:
+            return [self]
+        return [*self.reread, Window(self.verified_until, self.end)]
 
     def params(self, start_param: str, end_param: str) -> dict[str, str]:
         out = {start_param: api_time(self.start)}
@@ -258,26 +269,29 @@ def _windowed(
         return
     assert endpoint.window is not None and endpoint.cursor is not None and endpoint.paging is not None
     state = dlt.current.resource_state()
-    params = {
-        **endpoint.window.ascending,
-        **window.params(endpoint.window.start_param, endpoint.window.end_param),
-    }
     dedup = dedup or _Dedup(_key_fields(endpoint))
     newest: datetime | None = None
-    count = 0
-    for page in ctx.client.paginate(endpoint.path, endpoint.paging, params, page_size=PAGE_SIZE):
-        batch = []
-        for row in page:
-            if not dedup.fresh(row):
-                continue
-            moment = to_utc(row[endpoint.cursor])
-            newest = moment if newest is None or moment > newest else newest
-            batch.append(prepare(endpoint, row))
-        count += len(batch)
-        if batch:
-            yield batch
+    count = 0  # rows of the last (newest) range: the density estimate must not count skipped history
+    for part in window.ranges():
+        params = {
+            **endpoint.window.ascending,
+            **part.params(endpoint.window.start_param, endpoint.window.end_param),
+        }
+        count = 0
+        for page in ctx.client.paginate(endpoint.path, endpoint.paging, params, page_size=PAGE_SIZE):
+            batch = []
+            for row in page:
+                if not dedup.fresh(row):
+                    continue
+                moment = to_utc(row[endpoint.cursor])
+                newest = moment if newest is None or moment > newest else newest
+                batch.append(prepare(endpoint, row))
+            count += len(batch)
+            if batch:
+                yield batch
+    density_start = window.ranges()[-1].start
     if newest is not None and count > 1:  # the density the next run's request estimate is based on
-        hours = max(1.0, (newest - window.start).total_seconds() / 3600)
+        hours = max(1.0, (newest - density_start).total_seconds() / 3600)
         state["rows_per_hour"] = round(count / hours, 3)
     _advance_cursor(state, window, newest)
 

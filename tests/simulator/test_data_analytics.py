@@ -321,6 +321,39 @@ def test_hourly_temperature_aggregates_the_minutely_readings(store: Store):
     assert len(again[0]["values"]) == 180
 
 
+def test_hourly_temperature_is_the_exact_half_up_average_on_every_call(store: Store):
+    """A bucket whose average lies exactly on a half cent rounds up, on every call and for any window that
+    covers it: a floating sum in DuckDB's thread-dependent order once flipped such buckets between calls, so
+    the pipeline's lookback re-read "changed" unchanged temperature rows."""
+    end = NOW - timedelta(minutes=1)
+    halfway = 0
+    for kiosk_id, serial in store.query("SELECT id, serial_number FROM kiosks ORDER BY id"):
+        minutes = analytics.temperature_minutes(store, kiosk_id, NOW - timedelta(days=2), end)
+        hundredths: dict[tuple[str, datetime], list[int]] = {}
+        for m in minutes:
+            key = (m["position"], m["minute"].replace(minute=0))
+            hundredths.setdefault(key, []).append(round(m["value"] * 100))
+        expected = {
+            key: (D(sum(v)) / len(v) / 100).quantize(D("0.01"), rounding="ROUND_HALF_UP")
+            for key, v in hundredths.items()
+        }
+        halfway += sum(1 for v in hundredths.values() if D(sum(v)) * 2 / len(v) % 2 == 1)
+        for days in (2, 1, 2, 1, 2):  # a long and a short window, alternately: same answer for shared buckets
+            series = analytics.temperature(
+                store,
+                kiosk_serial=serial,
+                granularity="hourly",
+                start_utc=NOW - timedelta(days=days),
+                end_utc=end,
+                tz="UTC",
+            )
+            for s in series:
+                for bucket in s["values"]:
+                    start = datetime.fromisoformat(bucket["date"].replace("Z", "+00:00"))
+                    assert D(str(bucket["value"])) == expected[(s["sensorPosition"], start)], (serial, bucket)
+    assert halfway > 0, "no bucket on a half cent: the window no longer exercises the rounding"
+
+
 def test_temperature_shows_excursions_above_seven_degrees(store: Store):
     serial, start, end = store.query_one(
         """SELECT k.serial_number, e.start_at, e.end_at FROM temperature_excursions e
