@@ -8,6 +8,10 @@ forward and runs the nightly sync. Reports, for both runs, the requests the simu
 counted) and the wall time, next to the minimum possible: the sum over endpoints of ceil(rows / 100) for the
 paged listings plus one request per organization or kiosk for the fan-out endpoints and one per kiosk and 31
 days of temperature.
+
+Then measures the count-verified lookback (pipelines/lookback.py): a kiosk uploads an hour of sessions 20
+hours late and the next run's requests are reported, and after one more simulated day the nightly run is
+repeated with `sources.livello.verify_lookback = false` (the whole 48-hour lookback re-read) for comparison.
 """
 
 from __future__ import annotations
@@ -46,6 +50,51 @@ def advance(sim: SimulatorProcess, hours: float) -> None:
         headers={"X-Sim-Control-Key": sim.control_key},
         timeout=600,
     ).raise_for_status()
+
+
+def upload_backlog(sim: SimulatorProcess, hours_late: float) -> dict[str, Any]:
+    """An hour of sessions of the first kiosk, uploaded `hours_late` hours after they happened."""
+    root = sim.base_url.split("/api/")[0]
+    token = httpx.post(
+        f"{sim.base_url}/auth/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": sim.client_id or "lv_m2m_demo",
+            "client_secret": sim.client_secret or "sk_live_demo",
+        },
+        timeout=60,
+    )
+    token.raise_for_status()
+    kiosks = httpx.get(
+        f"{sim.base_url}/kiosks",
+        params={"limit": 1},
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        timeout=60,
+    )
+    kiosks.raise_for_status()
+    serial = kiosks.json()["data"][0]["serialNumber"]
+    response = httpx.post(
+        f"{root}/_sim/backlog",
+        json={"kiosk_serial": serial, "hours_late": hours_late},
+        headers={"X-Sim-Control-Key": sim.control_key},
+        timeout=600,
+    )
+    response.raise_for_status()
+    return dict(response.json().get("changes") or {})
+
+
+def measured_run(
+    sim: SimulatorProcess, env: dict[str, str], workdir: Path, destination: str
+) -> tuple[int, float, dict[str, int]]:
+    """(requests served, wall seconds, requests per windowed endpoint) of one sync run."""
+    before = sim_state(sim)
+    seconds, _ = run_sync(env, workdir, destination)
+    after = sim_state(sim)
+    by_path = {
+        path.rsplit("/", 1)[-1]: int(after["requests"].get(path, 0)) - int(before["requests"].get(path, 0))
+        for path in ("/api/v1/transactions", "/api/v1/refills")
+    }
+    return total_requests(after) - total_requests(before), seconds, by_path
 
 
 def total_requests(state: dict[str, Any]) -> int:
@@ -141,6 +190,12 @@ def main() -> int:
             p: int(n) - int(before_nightly["requests"].get(p, 0)) for p, n in final["requests"].items()
         }
 
+        backlog = upload_backlog(sim, hours_late=20)
+        backlog_requests, backlog_seconds, backlog_by_path = measured_run(sim, env, workdir, args.destination)
+        advance(sim, 24)
+        full_env = {**env, "SOURCES__LIVELLO__VERIFY_LOOKBACK": "false"}
+        full_requests, full_seconds, full_by_path = measured_run(sim, full_env, workdir, args.destination)
+
     minimum = minimum_requests(rows, args.days, kiosks, orgs)
     report = {
         "simulator": {"kiosks": args.kiosks, "days": args.days, "rows": rows},
@@ -156,6 +211,17 @@ def main() -> int:
             "wall_seconds": round(nightly_seconds, 1),
             "requests_by_path": {p: n for p, n in nightly_by_path.items() if n and p.count("/") <= 4},
         },
+        "backlog_20h_late": {
+            "backlog": backlog,
+            "requests": backlog_requests,
+            "windowed_requests": backlog_by_path,
+            "wall_seconds": round(backlog_seconds, 1),
+        },
+        "nightly_verify_lookback_false": {
+            "requests": full_requests,
+            "windowed_requests": full_by_path,
+            "wall_seconds": round(full_seconds, 1),
+        },
     }
     print(backfill_out[-3000:])
     print(nightly_out[-2000:])
@@ -166,6 +232,14 @@ def main() -> int:
         f"{backfill_seconds:.0f}s wall"
     )
     print(f"nightly after one day: {nightly_requests:,} requests, {nightly_seconds:.0f}s wall")
+    print(
+        f"run after a backlog 20 h late: {backlog_requests:,} requests ({backlog_by_path}), "
+        f"{backlog_seconds:.0f}s"
+    )
+    print(
+        f"nightly with verify_lookback=false: {full_requests:,} requests ({full_by_path}), "
+        f"{full_seconds:.0f}s"
+    )
     return 0
 
 

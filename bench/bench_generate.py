@@ -38,9 +38,9 @@ def _timed(fn, repeat: int = 30) -> tuple[float, float]:
 def _transactions_page(store: Store, orgs, start, end, serials, skip: int, *, narrowed: bool) -> int:
     """The store queries behind one GET /transactions page: count, 100 headers (created DESC), their lines.
 
-    narrowed=True uses `Store.page_window` (per-day counts) for the total and to bound `created`, and fetches
-    the lines by id range; narrowed=False is the plain shape (count and top-N over the whole filtered table,
-    lines by `IN (list)`)."""
+    narrowed=True uses `Store.page_slice` (memoized per-day/per-hour counts) for the total, to bound `created`
+    and to shrink the offset, and fetches the lines by id range (the route's shape); narrowed=False is the
+    plain shape (count and top-N over the whole filtered table, lines by `IN (list)`)."""
     where, params = [], []
     if orgs is not None:
         where.append("t.organization_id IN (SELECT unnest(?))")
@@ -53,12 +53,12 @@ def _transactions_page(store: Store, orgs, start, end, serials, skip: int, *, na
         ]
         where.append("t.kiosk_id IN (SELECT unnest(?))")
         params.append(kiosk_ids)
-    lo, hi = start, end
+    lo, hi, offset = start, end, skip
     if narrowed:
-        window = store.page_window(
+        window = store.page_slice(
             "transactions", org_ids=orgs, kiosk_ids=kiosk_ids, start=start, end=end, skip=skip, limit=100
         )
-        lo, hi = window.lo, window.hi
+        lo, hi, offset = window.lo, window.hi, window.offset
     else:
         count_where = (
             list(where) + (["t.created >= ?"] if start else []) + (["t.created <= ?"] if end else [])
@@ -76,7 +76,7 @@ def _transactions_page(store: Store, orgs, start, end, serials, skip: int, *, na
     headers = store.query_dicts(
         f"SELECT t.* FROM transactions t WHERE {' AND '.join(where) or 'TRUE'} "
         "ORDER BY t.created DESC, t.id DESC LIMIT ? OFFSET ?",
-        [*params, 100, skip],
+        [*params, 100, offset],
     )
     if not headers:
         return 0
@@ -140,7 +140,7 @@ def main() -> None:
         "one organization (scoped client)": dict(skip=0, orgs=store.descendant_org_ids(3)),
     }
     for narrowed in (True, False):
-        shape = "with Store.page_window" if narrowed else "plain queries"
+        shape = "with Store.page_slice" if narrowed else "plain queries"
         for label, case in cases.items():
 
             def run(case=case, narrowed=narrowed) -> None:

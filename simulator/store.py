@@ -78,9 +78,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 Params = Sequence[Any] | dict[str, Any] | None
-# Distinct memo keys are few (scopes x filters x windows in use); the bound only guards against a client that
-# varies its windows endlessly.
-_MEMO_MAX_ENTRIES = 4096
+# Distinct memo keys are few (scopes x filters x windows in use); the bound (a year of day counts is ~40 kB)
+# caps the memory a client that varies its windows endlessly can make the memo hold.
+_MEMO_MAX_ENTRIES = 512
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS organizations (

@@ -1,7 +1,8 @@
 """Fixtures shared by every test package.
 
 - `openapi_spec`: the contract (env LIVELLO_OPENAPI, else ../shared/livello-api/openapi.yaml beside the
-  repository).
+  repository, else the copy in tests/contract/ so that a clone anywhere runs the suite; a test keeps that copy
+  identical to ../shared while both exist).
 - `simulator`: one small simulator (3 kiosks x 5 days, fixed seed, fixed `now` in the past) per test module,
   served over real HTTP on 127.0.0.1. Read-only use: tests that move the clock, write or inject faults use
   `simulator_factory` to get their own.
@@ -45,9 +46,16 @@ def _require_postgres() -> bool:
     return os.environ.get("LIVELLO_REQUIRE_POSTGRES") == "1"
 
 
+SHARED_CONTRACT = REPO_ROOT.parent / "shared" / "livello-api" / "openapi.yaml"
+# A copy of the contract in the repository: CI runs on a fresh clone that may have no ../shared beside it.
+VENDORED_CONTRACT = REPO_ROOT / "tests" / "contract" / "openapi.yaml"
+
+
 def openapi_path() -> Path:
     env = os.environ.get("LIVELLO_OPENAPI")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "livello-api" / "openapi.yaml"
+    if env:
+        return Path(env)
+    return SHARED_CONTRACT if SHARED_CONTRACT.exists() else VENDORED_CONTRACT
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
 """GET /transactions, /transactions/{id}, /refills, /refills/{id}: skip paging, created DESC by default.
 
 The facts are large (millions of rows), so a page never scans or counts them whole:
-- `Store.page_slice` takes the total from the per-day counts and narrows the page to the UTC days that hold
-  it (with the offset inside those days), so the ORDER BY/LIMIT reads a day or two of rows that DuckDB's
-  zone maps on `created` find without a scan;
+- `Store.page_slice` takes the total from memoized per-day counts and narrows the page to the UTC days (on
+  a busy fleet: hours) that hold it, with the offset inside them, so the ORDER BY/LIMIT sorts at most a
+  few thousand rows that DuckDB's zone maps on `created` find without a scan, however deep the skip;
 - the page's lines are read by id range plus a literal id list (ids grow with insertion, so the range is a
   few row groups of the line table), and DuckDB renders each line as JSON, which goes into the response
   as is (`orjson.Fragment`): a page holds up to a few thousand lines, and converting their values to
@@ -71,8 +71,9 @@ def _page_headers(
 ) -> tuple[int, list[dict[str, Any]]]:
     """The total and the header rows of one page of `table` (`transactions` or `refills`).
 
-    `order` None means the default `created` order, which `Store.page_slice` narrows to the page's days;
-    another order (e.g. by total) has to look at every matching row, but still counts from the day counts."""
+    `order` None means the default `created` order, which `Store.page_slice` narrows to the page's days or
+    hours; another order (e.g. by total) has to look at every matching row, but still counts from the day
+    counts."""
     q = ctx.query
     descending = q.sort_direction(-1) != 1
     direction = "DESC" if descending else "ASC"
@@ -123,8 +124,8 @@ def _kiosk_refs(ctx: Ctx, kiosk_ids: set[int]) -> dict[int, dict[str, Any]]:
     return {k: {"id": k, "name": cache[k][0], "serialNumber": cache[k][1]} for k in kiosk_ids}
 
 
-# Each line as the contract's JSON object, in the contract's property order. vatRate is a number that is
-# integral when the rate is (19, 7.7), like `routes.number`.
+# Each line as the contract's JSON object, in the contract's property order. vatRate is an integer when the
+# rate is whole (19) and a fraction otherwise (7.7), like `routes.number`.
 _LINE_JSON = {
     "transaction_items": """to_json(struct_pack(
         "productLineId" := product_line_id, "productMetaId" := product_id, "name" := name, "ean" := ean,

@@ -224,3 +224,14 @@ def test_every_operation_of_the_contract_is_routed(openapi_spec) -> None:
         if method in ("get", "post", "patch", "put", "delete")
     }
     assert declared == routed
+
+
+def test_the_repository_copy_of_the_contract_is_current() -> None:
+    """tests/contract/openapi.yaml stands in for ../shared on a clone without it; it must never drift."""
+    from tests.conftest import SHARED_CONTRACT, VENDORED_CONTRACT
+
+    if not SHARED_CONTRACT.exists():
+        pytest.skip("no ../shared/livello-api beside this clone: the repository copy is the contract here")
+    assert VENDORED_CONTRACT.read_bytes() == SHARED_CONTRACT.read_bytes(), (
+        f"copy {SHARED_CONTRACT} to {VENDORED_CONTRACT}"
+    )
