@@ -92,7 +92,13 @@ def test_rows_missing_from_the_warehouse_are_read_again(
     sim, wh = small_sim, warehouse
     code, output = sync(sim, *RESOURCES)
     assert code == 0, output
-    hole_end = newest(sim, "transactions") - timedelta(hours=10)
+    # The hole ends just after a real sale at least 10 hours before the newest one, inside the lookback: a
+    # hole at a fixed distance from the clock (which follows the wall clock) fell into a night without sales.
+    last_sale = sim.store.scalar(
+        "select max(created) from transactions where created <= "
+        f"timestamptz '{newest(sim, 'transactions') - timedelta(hours=10)}'"
+    ).astimezone(UTC)
+    hole_end = last_sale + timedelta(seconds=1)
     hole = f"created >= timestamptz '{hole_end - timedelta(hours=3)}' and created < timestamptz '{hole_end}'"
     assert sim.store.scalar(f"select count(*) from transactions where {hole}") > 0
     execute(
