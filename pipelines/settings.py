@@ -8,6 +8,7 @@ turns into exit code 2 with the message."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -113,7 +114,19 @@ class SyncSettings:
 
     @property
     def pipeline_name(self) -> str:
-        return f"livello_{self.destination}_{self.dataset}"
+        # One pipeline (local state, lock) per warehouse: two DuckDB files, or two PostgreSQL databases, with
+        # the same dataset must never share a cursor, or a fresh warehouse would start where another stopped.
+        return f"livello_{self.destination}_{self.dataset}_{self.warehouse_id}"
+
+    @property
+    def warehouse_id(self) -> str:
+        """A short, password-free fingerprint of where the data goes (DuckDB file, or host/port/database)."""
+        if self.destination == "duckdb":
+            location = str(Path(self.duckdb_path or DEFAULT_DUCKDB_FILE).resolve())
+        else:
+            parts = urlsplit(self.postgres_credentials or "")
+            location = f"{parts.username}@{parts.hostname}:{parts.port or 5432}{parts.path}"
+        return hashlib.sha256(location.encode()).hexdigest()[:8]
 
 
 def _cfg(key: str) -> Any:

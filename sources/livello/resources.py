@@ -18,7 +18,7 @@ import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 from dlt.extract.resource import DltResource
 
-from sources.livello.endpoints import BY_NAME, Endpoint
+from sources.livello.endpoints import BY_NAME, TEMPERATURE_MAX_WINDOW_HOURS, Endpoint
 from sources.livello.errors import NotFoundError, ScopeError
 from sources.livello.pseudonymize import Pseudonymizer
 
@@ -441,7 +441,7 @@ def temperature(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
     dedup = _Dedup(endpoint.primary_key)  # the flat rows carry the key columns under their table names
     for kiosk in ctx.kiosks():
         serial = kiosk["serialNumber"]
-        params = {"kioskSerialNumber": serial, **window.params("startDate", "endDate")}
+        params = {"kioskSerialNumber": serial, **_temperature_range(window, granularity)}
         try:
             series_list = ctx.client.get(path, params)
         except NotFoundError:
@@ -471,6 +471,18 @@ def temperature(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
         if rows:
             yield rows
     _advance_cursor(state, window, newest)
+
+
+def _temperature_range(window: Window, granularity: str) -> dict[str, str]:
+    """startDate/endDate of one temperature request; the open (newest) window gets an explicit end too.
+
+    Without endDate the API ends the window at its own "now": when its clock is behind ours, the newest
+    window's start can lie after that and the API answers 400 (endDate before startDate). One maximal window
+    after the start is always a valid request; buckets after the API's now simply do not exist yet."""
+    if window.end is not None:
+        return window.params("startDate", "endDate")
+    end = window.start + timedelta(hours=TEMPERATURE_MAX_WINDOW_HOURS[granularity])
+    return Window(window.start, end).params("startDate", "endDate")
 
 
 def promocodes(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
