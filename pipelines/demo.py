@@ -53,8 +53,7 @@ def _simulator_command(port: int, kiosks: int, days: int, seed: int) -> list[str
         str(days),
         "--seed",
         str(seed),
-        "--rate-limit",
-        "0",
+        # The contract's own limit (1000 requests/hour): the demo shows the pacing and budget of a real run.
     ]
 
 
