@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -164,3 +164,30 @@ def _all_in_zone(client: httpx.Client, zone: str, **params: str) -> list[dict]:
         if len(rows) >= body["total"] or not body["data"]:
             return rows
     raise AssertionError("paging did not end")
+
+
+def test_temperature_exists_only_up_to_now(client, simulator) -> None:
+    serial = client.get("/kiosks").json()["data"][0]["serialNumber"]
+    now = simulator.config.now.astimezone(UTC)
+    path = "/analytics/temperature/hourly"
+    reaching_past_now = client.get(
+        path,
+        params={
+            "kioskSerialNumber": serial,
+            "startDate": (now - timedelta(hours=3)).isoformat(),
+            "endDate": (now + timedelta(days=2)).isoformat(),
+        },
+    )
+    assert reaching_past_now.status_code == 200
+    buckets = {v["date"] for series in reaching_past_now.json() for v in series["values"]}
+    assert max(buckets) == now.replace(minute=0, second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    wholly_future = client.get(
+        path,
+        params={
+            "kioskSerialNumber": serial,
+            "startDate": (now + timedelta(hours=2)).isoformat(),
+            "endDate": (now + timedelta(days=1)).isoformat(),
+        },
+    )
+    assert wholly_future.status_code == 200
+    assert all(not series["values"] for series in wholly_future.json())

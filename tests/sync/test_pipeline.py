@@ -318,8 +318,17 @@ def test_max_duration_pauses_and_the_next_run_resumes(
 
 def test_two_runs_cannot_overlap(sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer) -> None:
     from pipelines.lock import pipeline_lock
+    from pipelines.settings import SyncSettings
 
-    name = f"livello_{warehouse.destination}_{warehouse.dataset}"
+    name = SyncSettings(
+        base_url="",
+        client_id="",
+        client_secret="",
+        destination=warehouse.destination,
+        dataset=warehouse.dataset,
+        duckdb_path=str(warehouse.duckdb_path) if warehouse.duckdb_path else None,
+        postgres_credentials=warehouse.dsn,
+    ).pipeline_name
     with pipeline_lock(sync.workdir / "pipelines", name):
         code, output = sync(small_sim, "--resources", "kiosks")
     assert code == 1

@@ -108,3 +108,20 @@ def test_cli_exits_2_on_bad_usage_and_missing_configuration(
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "livello.duckdb"))
     assert main(["run", "--resources", "transactions"]) == 2  # file name equal to the dataset name
     assert "must differ from the dataset name" in capsys.readouterr().err
+
+
+def test_each_warehouse_location_has_its_own_pipeline_state(tmp_path) -> None:
+    from pipelines.settings import SyncSettings
+
+    def name(**where: str) -> str:
+        settings = SyncSettings(base_url="", client_id="", client_secret="", dataset="livello", **where)
+        return settings.pipeline_name
+
+    first, second = str(tmp_path / "a.duckdb"), str(tmp_path / "b.duckdb")
+    assert name(duckdb_path=first) == name(duckdb_path=first)
+    # a fresh DuckDB file must not resume from another file's cursor kept in ~/.dlt
+    assert name(duckdb_path=first) != name(duckdb_path=second)
+    pg = name(destination="postgres", postgres_credentials="postgresql://loader:s3cret@db:5432/warehouse")
+    assert pg != name(destination="postgres", postgres_credentials="postgresql://loader:s3cret@db:5432/other")
+    assert pg == name(destination="postgres", postgres_credentials="postgresql://loader:rotated@db:5432/warehouse")
+    assert "s3cret" not in pg
