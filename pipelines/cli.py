@@ -129,15 +129,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _transform(pipeline: Any) -> str:
-    try:
-        from transforms.runner import build
-    except ImportError:
-        return "skipped (the transforms package is not available)"
+    from transforms.runner import build
+
     try:
         report = build(pipeline)
     except Exception as error:
+        # The whole message names each failed data test, its table, the offending row count and samples.
+        _err(f"transform failed (the previous marts are kept):\n{error}")
         return f"failed: {str(error).splitlines()[0]}"
-    return report.summary() if hasattr(report, "summary") else str(report)
+    return report.summary()
 
 
 # -------------------------------------------------------------------------------------------- status
