@@ -59,7 +59,7 @@ promocode_rules: PromocodeConfig.rules (PromocodeRule).
 promocodes: GET /promocodes/{code}, POST /promocodes (Promocode). Five-digit codes.
 promocode_eligibility: POST /promocodes/eligibility. Which product lines a configuration applies to.
 fact_day_counts: rows of `transactions` / `refills` per UTC day and kiosk, kept by the generator, the clock
-    and the backlog upload; `Store.page_window` uses it to count and to narrow a page's `created` range
+    and the backlog upload; `Store.page_slice` uses it to count and to narrow a page's `created` range
     without scanning millions of rows.
 sim_state: key/value state of the simulator (`now`, `seed`, ...).
 """
@@ -427,18 +427,6 @@ FACT_TABLES = ("transactions", "refills")
 
 
 @dataclass(frozen=True)
-class PageWindow:
-    """What `Store.page_window` found: the filtered row count and a `created` range that holds the page.
-
-    Add `created >= lo AND created <= hi` (either may be None = unbounded) to the page query: the rows of the
-    requested page all lie inside, and DuckDB's zone maps skip every row group outside it."""
-
-    total: int
-    lo: datetime | None
-    hi: datetime | None
-
-
-@dataclass(frozen=True)
 class PageSlice:
     """What `Store.page_slice` found: rows skip..skip+limit of the order are rows offset..offset+limit of the
     same order among rows with `lo <= created <= hi` (None = unbounded); `empty` when skip >= total."""
@@ -699,41 +687,6 @@ class Store:
                 self.scalar(f"SELECT count(*) FROM {table} WHERE {' AND '.join(where)}", exact_params)
             )
         return per_day
-
-    def page_window(
-        self,
-        table: str,
-        *,
-        org_ids: Sequence[int] | None = None,
-        kiosk_ids: Sequence[int] | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        skip: int = 0,
-        limit: int = 100,
-        descending: bool = True,
-    ) -> PageWindow:
-        """Total rows of `table` matching scope/kiosks/[start, end] and a `created` range holding rows
-        skip..skip+limit in `created` order (DESC by default), from the per-day counts: only the partial days
-        at the window's edges touch the fact table, so this costs about a millisecond even with millions of
-        rows. The same OFFSET `skip` applies inside the range (see `page_slice` for a range that is also
-        narrowed on the near side, with a smaller offset).
-
-        Rows sharing a day boundary are never cut: the range always starts or ends at a whole UTC day (or at
-        start/end), so ordering by (created, id) inside it is exactly the global order."""
-        page = self.page_slice(
-            table,
-            org_ids=org_ids,
-            kiosk_ids=kiosk_ids,
-            start=start,
-            end=end,
-            skip=skip,
-            limit=limit,
-            descending=descending,
-        )
-        # page_slice also drops the days before row `skip`; page_window keeps them so OFFSET `skip` holds.
-        if descending:
-            return PageWindow(page.total, page.lo, end)
-        return PageWindow(page.total, start, page.hi)
 
     def page_slice(
         self,
