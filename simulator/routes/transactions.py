@@ -244,16 +244,21 @@ def list_transactions(ctx: Ctx) -> Reply:
 def get_transaction(ctx: Ctx) -> Reply:
     ctx.require("transactions:read")
     tx_id = ctx.path_int("id")
-    tz = ctx.tz
-    rows = _instants(
-        ctx.store.query_records(f"SELECT {TX_COLUMNS} FROM transactions t WHERE t.id = ?", [tx_id])
-    )
-    if not rows or not ctx.org_visible(rows[0]["organization_id"]):
-        raise not_found(f"Transaction {tx_id} not found")
-    t = rows[0]
+    t = _visible_row(ctx, "transactions t", TX_COLUMNS, tx_id, "Transaction")
     items = _lines(ctx, "transaction_items", [t])
     kiosk = _kiosk_refs(ctx, {t["kiosk_id"]})[t["kiosk_id"]]
-    return Reply(200, _render_transaction(t, items.get(tx_id, NO_LINES), kiosk, tz))
+    return Reply(200, _render_transaction(t, items.get(tx_id, NO_LINES), kiosk, ctx.tz))
+
+
+def _visible_row(ctx: Ctx, table_alias: str, columns: str, row_id: int, label: str) -> dict[str, Any]:
+    """One transaction or refill by id; 404 when unknown or outside the client's organizations."""
+    alias = table_alias.split()[1]
+    rows = _instants(
+        ctx.store.query_records(f"SELECT {columns} FROM {table_alias} WHERE {alias}.id = ?", [row_id])
+    )
+    if not rows or not ctx.org_visible(rows[0]["organization_id"]):
+        raise not_found(f"{label} {row_id} not found")
+    return rows[0]
 
 
 def _render_refill(
@@ -291,13 +296,7 @@ def list_refills(ctx: Ctx) -> Reply:
 def get_refill(ctx: Ctx) -> Reply:
     ctx.require("refills:read")
     refill_id = ctx.path_int("id")
-    tz = ctx.tz
-    rows = _instants(
-        ctx.store.query_records(f"SELECT {REFILL_COLUMNS} FROM refills r WHERE r.id = ?", [refill_id])
-    )
-    if not rows or not ctx.org_visible(rows[0]["organization_id"]):
-        raise not_found(f"Refill {refill_id} not found")
-    r = rows[0]
+    r = _visible_row(ctx, "refills r", REFILL_COLUMNS, refill_id, "Refill")
     items = _lines(ctx, "refill_items", [r])
     kiosk = _kiosk_refs(ctx, {r["kiosk_id"]})[r["kiosk_id"]]
-    return Reply(200, _render_refill(r, items.get(refill_id, NO_LINES), kiosk, tz))
+    return Reply(200, _render_refill(r, items.get(refill_id, NO_LINES), kiosk, ctx.tz))
