@@ -31,6 +31,7 @@ from typing import Any, Literal, NoReturn
 
 import httpx
 
+from sources.livello.config import ClientSettings
 from sources.livello.errors import (
     AuthenticationError,
     BadRequestError,
@@ -122,49 +123,7 @@ for _name in ("livello_sync.client", "httpx", "httpcore.connection", "httpcore.h
     logging.getLogger(_name).addFilter(_REDACTING_FILTER)
 
 
-# -- settings and counters -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ClientSettings:
-    base_url: str  # e.g. https://my.livello.com/api/v1
-    client_id: str
-    client_secret: str = field(repr=False)  # never logged, never in repr or exceptions
-    token_url: str | None = None  # default f"{base_url}/auth/token"
-    # At most this share of each rate-limit window is used (the rest is left to the customer's other
-    # integrations).
-    budget_share: float = 0.8
-    # Share of our allowance per window that may go at full speed before calls are spaced until the reset.
-    burst_share: float = 0.5
-    timeout_seconds: float = 30.0  # connect/read/write/pool timeouts of every request
-    max_attempts: int = 6  # per request, for retryable failures (5xx, transport errors, unparseable bodies)
-    backoff_base_seconds: float = 0.5  # exponential backoff with full jitter, capped
-    backoff_max_seconds: float = 60.0
-    # Longest single sleep (pacing or Retry-After) before giving up with BudgetExhaustedError.
-    max_wait_seconds: float = 3600.0
-    max_rate_limited_retries: int = 20  # 429s answered to one request before giving up
-    # Window length assumed for duration estimates until a window reset is observed (the contract: hourly).
-    rate_limit_window_seconds: float = 3600.0
-
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-        if not self.client_id:
-            raise ValueError("client_id is empty: set SOURCES__LIVELLO__CLIENT_ID")
-        if not self.client_secret:
-            raise ValueError("client_secret is empty: set SOURCES__LIVELLO__CLIENT_SECRET")
-        if not 0.0 < self.budget_share <= 1.0:
-            raise ValueError(f"budget_share must be within (0, 1], got {self.budget_share}")
-        if not 0.0 <= self.burst_share <= 1.0:
-            raise ValueError(f"burst_share must be within [0, 1], got {self.burst_share}")
-        if self.timeout_seconds <= 0 or self.max_wait_seconds < 0:
-            raise ValueError("timeout_seconds must be > 0 and max_wait_seconds >= 0")
-        if self.max_attempts < 1 or self.max_rate_limited_retries < 0:
-            raise ValueError("max_attempts must be >= 1 and max_rate_limited_retries >= 0")
-
-    @property
-    def resolved_token_url(self) -> str:
-        return self.token_url or f"{self.base_url.rstrip('/')}/auth/token"
-
-
+# -- counters ----------------------------------------------------------------------------------------------
 @dataclass
 class ClientStats:
     """Counters of one client, for the run summary."""
@@ -238,6 +197,7 @@ class LivelloClient:
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        settings.validate()
         self.settings = settings
         self.stats = ClientStats()
         self._sleep = sleep

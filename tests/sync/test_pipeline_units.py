@@ -123,5 +123,7 @@ def test_each_warehouse_location_has_its_own_pipeline_state(tmp_path) -> None:
     assert name(duckdb_path=first) != name(duckdb_path=second)
     pg = name(destination="postgres", postgres_credentials="postgresql://loader:s3cret@db:5432/warehouse")
     assert pg != name(destination="postgres", postgres_credentials="postgresql://loader:s3cret@db:5432/other")
-    assert pg == name(destination="postgres", postgres_credentials="postgresql://loader:rotated@db:5432/warehouse")
+    assert pg == name(
+        destination="postgres", postgres_credentials="postgresql://loader:rotated@db:5432/warehouse"
+    )
     assert "s3cret" not in pg

@@ -2,8 +2,8 @@
 stopped, and nothing is read twice or lost.
 
 `fixtures/state_0_1_0_paused.json` is the resource state livello-sync 0.1.0 wrote when a backfill was paused
-after 3 of 14 loads (the file says how it was made). The test plants it in a fresh pipeline and runs the current
-code against the very simulator world it was written for."""
+after 3 of 14 loads (the file says how it was made). The test plants it in a fresh pipeline and runs
+the current code against the very simulator world it was written for."""
 
 from __future__ import annotations
 

@@ -1,0 +1,313 @@
+"""Typed settings of the Livello source, resolved by dlt's configuration from `sources.livello.*`.
+
+dlt reads every field from its providers in order: environment variables (`SOURCES__LIVELLO__BUDGET_SHARE`),
+`.dlt/secrets.toml` and `.dlt/config.toml` (`[sources.livello] budget_share = 0.5`). Each field has its one
+default here and its one validation in the spec's `validate()`; `resolve()` turns whatever dlt or a check
+rejects into a `SettingError`, whose message names the setting both ways and says what is allowed.
+
+Two specs, so a caller resolves only what it needs: `ClientSettings` (what the HTTP client needs to talk to
+the API) and `SourceSettings` (how the source reads what it reads). The pipeline adds its own specs in
+pipelines/config.py under the same section."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigProviderException,
+    ConfigurationValueError,
+    ConfigValueCannotBeCoercedException,
+)
+from dlt.common.configuration.specs import BaseConfiguration
+from dlt.common.typing import TSecretStrValue
+
+SECTION: tuple[str, ...] = ("sources", "livello")
+PRODUCTION_BASE_URL = "https://my.livello.com/api/v1"
+TEMPERATURE_GRANULARITIES = ("hourly", "minutely")
+
+Spec = TypeVar("Spec", bound=BaseConfiguration)
+
+
+class SettingError(ValueError):
+    """A setting is missing, unreadable or out of range: bad configuration (the CLI exits 2)."""
+
+
+def setting_names(field: str, section: Sequence[str] = SECTION) -> str:
+    """'SOURCES__LIVELLO__BUDGET_SHARE (sources.livello.budget_share)': how an operator sets `field`."""
+    env = "__".join(part.upper() for part in (*section, field))
+    return f"{env} ({'.'.join((*section, field))})"
+
+
+def invalid(field: str, value: Any, allowed: str, section: Sequence[str] = SECTION) -> SettingError:
+    shown = "***" if _is_secret_field(field) else repr(value)
+    return SettingError(f"{setting_names(field, section)} is {shown}: {allowed}")
+
+
+def _is_secret_field(field: str) -> bool:
+    return any(word in field for word in ("secret", "key", "password", "credentials"))
+
+
+# -- durations --------------------------------------------------------------------------------
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 3600, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_EXAMPLES = "a duration such as 48h, 90m, 2d or 3600s (a bare number means hours)"
+
+
+def parse_duration(text: str | int | float | timedelta) -> timedelta | None:
+    """'48h', '90m', '2d', '3600s'; a bare number means hours. None when `text` is not a duration."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return timedelta(hours=float(text))
+    match = _DURATION.match(str(text))
+    if not match:
+        return None
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+
+
+def as_list(value: Any) -> tuple[str, ...] | None:
+    """A list from TOML, a JSON list or a comma-separated string; None when it is neither."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                return None
+            return as_list(parsed) if isinstance(parsed, list) else None
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(item).strip() for item in value)
+    return None
+
+
+# -- the specs --------------------------------------------------------------------------------
+@configspec
+class ClientSettings(BaseConfiguration):
+    """What the HTTP client needs to talk to the Livello API."""
+
+    base_url: str = PRODUCTION_BASE_URL
+    client_id: str = None
+    client_secret: TSecretStrValue = None
+    # Only if the token endpoint lives elsewhere than f"{base_url}/auth/token".
+    token_url: str | None = None
+    # Share of each rate-limit window this sync may use; the rest is left to the customer's other
+    # integrations.
+    budget_share: float = 0.8
+    # Share of our allowance per window that may go at full speed before calls are spaced until the reset.
+    burst_share: float = 0.5
+    timeout_seconds: float = 30.0  # connect/read/write/pool timeouts of every request
+    max_attempts: int = 6  # per request, for retryable failures (5xx, transport errors, unparseable bodies)
+    backoff_base_seconds: float = 0.5  # exponential backoff with full jitter, capped
+    backoff_max_seconds: float = 60.0
+    # Longest single sleep (pacing or Retry-After) before giving up with BudgetExhaustedError.
+    max_wait_seconds: float = 3600.0
+    max_rate_limited_retries: int = 20  # 429s answered to one request before giving up
+    # Window length assumed for duration estimates until a window reset is observed (the contract: hourly).
+    rate_limit_window_seconds: float = 3600.0
+
+    def on_resolved(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if not str(self.base_url or "").startswith(("http://", "https://")):
+            raise invalid("base_url", self.base_url, "must be an http(s) URL such as " + PRODUCTION_BASE_URL)
+        if not self.client_id:
+            raise SettingError(f"{setting_names('client_id')} is empty: set the client id Livello issued")
+        if not self.client_secret:
+            raise SettingError(f"{setting_names('client_secret')} is empty: set the client secret")
+        _check_range("budget_share", self.budget_share, 0.0, 1.0, low_open=True)
+        _check_range("burst_share", self.burst_share, 0.0, 1.0)
+        _check_range("timeout_seconds", self.timeout_seconds, 0.0, None, low_open=True)
+        _check_range("max_wait_seconds", self.max_wait_seconds, 0.0, None)
+        _check_range("backoff_base_seconds", self.backoff_base_seconds, 0.0, None)
+        _check_range("backoff_max_seconds", self.backoff_max_seconds, 0.0, None)
+        _check_range("rate_limit_window_seconds", self.rate_limit_window_seconds, 0.0, None, low_open=True)
+        _check_range("max_attempts", self.max_attempts, 1, None)
+        _check_range("max_rate_limited_retries", self.max_rate_limited_retries, 0, None)
+
+    @property
+    def resolved_token_url(self) -> str:
+        return self.token_url or f"{self.base_url.rstrip('/')}/auth/token"
+
+
+@configspec
+class SourceSettings(BaseConfiguration):
+    """How the source reads: lookback of incremental resources, temperature granularity, PII, promocodes."""
+
+    # History re-read before the cursor on every incremental run, because kiosks that were offline upload
+    # their sessions late (typically within hours; a kiosk offline overnight or a missed nightly run needs
+    # about a day more). 48 h catches a backlog of up to two days; the merge on the primary key absorbs the
+    # re-reads.
+    lookback: str = "48h"
+    # "hourly" (up to 31 days per request) or "minutely" (24 hours per request: 24x the calls).
+    temperature_granularity: str = "hourly"
+    # User e-mail, names, mobile and address are replaced by keyed HMAC tokens unless switched off.
+    pseudonymize_users: bool = True
+    pseudonymization_key: TSecretStrValue | None = None
+    # The API cannot list promocodes: the 5-digit codes to read, one request each.
+    promocodes: Any = None
+
+    def on_resolved(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        period = parse_duration(self.lookback)
+        if period is None or period < timedelta(0):
+            raise invalid("lookback", self.lookback, f"must be {DURATION_EXAMPLES}, not negative")
+        if self.temperature_granularity not in TEMPERATURE_GRANULARITIES:
+            raise invalid(
+                "temperature_granularity",
+                self.temperature_granularity,
+                "must be one of " + ", ".join(TEMPERATURE_GRANULARITIES),
+            )
+        codes = as_list(self.promocodes)
+        if codes is None or any(not re.fullmatch(r"\d{5}", code) for code in codes):
+            raise invalid(
+                "promocodes",
+                self.promocodes,
+                'must list 5-digit codes: promocodes = ["12345", "23456"] in TOML, or "12345,23456"',
+            )
+
+    @property
+    def lookback_period(self) -> timedelta:
+        period = parse_duration(self.lookback)
+        assert period is not None  # validated
+        return period
+
+    @property
+    def promocode_list(self) -> tuple[str, ...]:
+        return as_list(self.promocodes) or ()
+
+
+def _check_range(field: str, value: float, low: float, high: float | None, *, low_open: bool = False) -> None:
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value > high):
+        bound = f"greater than {low:g}" if low_open else f"at least {low:g}"
+        allowed = f"must be {bound}" + (f" and at most {high:g}" if high is not None else "")
+        raise invalid(field, value, allowed)
+
+
+# -- resolution --------------------------------------------------------------------------------
+def resolve(
+    spec: type[Spec], *, explicit: dict[str, Any] | None = None, section: Sequence[str] = SECTION
+) -> Spec:
+    """`spec` resolved from dlt's providers (values in `explicit` win), or a SettingError saying what to
+    fix."""
+    values = {k: v for k, v in (explicit or {}).items() if v is not None}
+    try:
+        return resolve_configuration(spec(), sections=tuple(section), explicit_value=values or None)
+    except SettingError:
+        raise
+    except ConfigValueCannotBeCoercedException as error:
+        raise invalid(
+            error.field_name, error.field_value, "must be " + _describe(error.hint), section
+        ) from None
+    except ConfigFieldMissingException as error:
+        names = ", ".join(setting_names(field, section) for field in error.fields)
+        raise SettingError(
+            f"missing setting {names}: set it in the environment, .dlt/secrets.toml or .dlt/config.toml"
+        ) from None
+    except ConfigProviderException as error:
+        raise SettingError(_provider_problem(error)) from None
+    except ConfigurationValueError as error:
+        raise SettingError(f"invalid setting in [{'.'.join(section)}]: {_first_line(error)}") from None
+
+
+def _describe(hint: Any) -> str:
+    if get_origin(hint) is Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(hint))
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if args:
+        hint = args[0]
+    return {
+        float: "a number",
+        int: "a whole number",
+        bool: "true or false",
+        str: "text",
+    }.get(hint, f"of type {getattr(hint, '__name__', hint)}")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _provider_problem(error: ConfigProviderException) -> str:
+    paths = getattr(error, "full_paths", None) or []
+    detail = str(error).splitlines()[-1].strip() if str(error).strip() else type(error).__name__
+    where = next((p for p in paths if os.path.exists(p)), paths[0] if paths else error.provider_name)
+    return f"cannot read {where}: {detail}; fix the file (TOML syntax) or remove it"
+
+
+def check_known(known: Iterable[str], section: Sequence[str] = SECTION) -> None:
+    """Refuse settings under `section` that no spec knows (a typo would otherwise be silently ignored)."""
+    known_set = set(known)
+    prefix = "__".join(part.upper() for part in section) + "__"
+    found: dict[str, str] = {}
+    for name in os.environ:
+        if name.upper().startswith(prefix):
+            found[name[len(prefix) :].lower()] = name
+    try:
+        for provider_section in _toml_sections(section):
+            for key in provider_section:
+                found.setdefault(key, ".".join((*section, key)))
+    except ConfigProviderException as error:
+        raise SettingError(_provider_problem(error)) from None
+    unknown = sorted(key for key in found if key not in known_set)
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, sorted(known_set), n=1)
+        hint = (
+            f"did you mean {setting_names(close[0], section)}?"
+            if close
+            else "known: " + ", ".join(sorted(known_set))
+        )
+        raise SettingError(f"unknown setting {found[key]}: {hint}")
+
+
+def _toml_sections(section: Sequence[str]) -> list[dict[str, Any]]:
+    """The tables at `section` of every TOML provider dlt reads (config.toml and secrets.toml)."""
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+
+    tables = []
+    for provider in Container()[PluggableRunContext].providers.providers:
+        document = getattr(provider, "_config_doc", None)
+        if not isinstance(document, dict):
+            continue
+        node: Any = document
+        for part in section:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            tables.append(node)
+    return tables
+
+
+def known_fields(*specs: type[BaseConfiguration]) -> set[str]:
+    return {name for spec in specs for name in spec.get_resolvable_fields()}
+
+
+__all__ = [
+    "ClientSettings",
+    "SettingError",
+    "SourceSettings",
+    "as_list",
+    "check_known",
+    "invalid",
+    "known_fields",
+    "parse_duration",
+    "resolve",
+    "setting_names",
+]
