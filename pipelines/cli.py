@@ -59,8 +59,9 @@ def add_run(subparsers: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.lock import LockedError
-    from pipelines.settings import ConfigError, load_settings
+    from pipelines.settings import load_settings
     from pipelines.sync import Sync, _root_livello_error, describe_failure, record_run
+    from sources.livello.config import SettingError
     from sources.livello.errors import AuthenticationError, BudgetExhaustedError, PermissionDeniedError
 
     try:
@@ -74,14 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             transform=not args.no_transform,
             progress=not args.quiet,
         )
-    except ConfigError as error:
-        _err(str(error))
-        return EXIT_USAGE
-
-    try:
         sync = Sync(settings, out=_out)
-    except ValueError as error:  # the client rejects its settings (e.g. a base URL that is not http(s))
-        _err(f"invalid API configuration: {error}")
+    except SettingError as error:
+        _err(str(error))
         return EXIT_USAGE
     summary = sync.summary
     code = EXIT_OK
@@ -111,17 +107,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary.error = f"credentials rejected mid-run ({cause}); finished windows are kept"
         _err(f"run failed: {summary.error}")
         if cause is None:
-            logging.getLogger("livello.sync").debug("run failed", exc_info=True)
+            logging.getLogger("livello_sync.sync").debug("run failed", exc_info=True)
         code = EXIT_FAILED
 
     pipeline = sync.pipeline
-    if pipeline is not None and summary.status in ("complete", "paused") and settings.transform:
+    if pipeline is not None and summary.status in ("complete", "paused") and settings.run.transform:
         summary.transform = _transform(pipeline)
         if summary.transform.startswith("failed"):
             code = EXIT_FAILED
     if pipeline is not None and not pipeline.has_pending_data:
         try:
-            record_run(pipeline, settings, summary)
+            record_run(pipeline, summary, settings.warehouse.loader_file_format)
         except Exception as error:  # the data is loaded; a missing run record must not fail the run
             _err(f"could not record the run in sync_runs: {describe_failure(error)}")
     _out(summary.render())
@@ -150,12 +146,12 @@ def add_status(subparsers: Any) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.settings import ConfigError
     from pipelines.status import render_status
+    from sources.livello.config import SettingError
 
     try:
         _out(render_status(args.destination, args.dataset))
-    except ConfigError as error:
+    except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
     return EXIT_OK
@@ -196,12 +192,12 @@ def add_transform(subparsers: Any) -> None:
 
 def cmd_transform(args: argparse.Namespace) -> int:
     from pipelines.destination import open_pipeline
-    from pipelines.settings import ConfigError
+    from sources.livello.config import SettingError
     from transforms.runner import TransformError, build
 
     try:
         pipeline = open_pipeline(args.destination, args.dataset)
-    except ConfigError as error:
+    except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
     try:
@@ -236,10 +232,11 @@ def add_reconcile(subparsers: Any) -> None:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from pipelines.destination import make_pipeline
+    from pipelines.destination import open_pipeline
     from pipelines.reconcile import ReconcileError, reconcile
-    from pipelines.settings import ConfigError, load_settings
-    from pipelines.sync import make_client
+    from pipelines.settings import resolve_checked
+    from sources.livello.client import ClientSettings, LivelloClient
+    from sources.livello.config import SettingError
 
     try:
         start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
@@ -247,14 +244,14 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         _err(f"--start/--end must be dates (YYYY-MM-DD): {error}")
         return EXIT_USAGE
     try:
-        # Only the API and warehouse settings matter here; "transactions" avoids demanding the users' key.
-        settings = load_settings(destination=args.destination, dataset=args.dataset, resources="transactions")
-    except ConfigError as error:
+        client_settings = resolve_checked(ClientSettings)
+        pipeline = open_pipeline(args.destination, args.dataset)
+        client = LivelloClient(client_settings)
+    except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
-    pipeline = make_pipeline(settings)
     try:
-        with make_client(settings) as client, pipeline.sql_client() as sql_client:
+        with client, pipeline.sql_client() as sql_client:
             report = reconcile(sql_client, client, start, end, per_kiosk=args.per_kiosk)
     except ReconcileError as error:
         _err(str(error))

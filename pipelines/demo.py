@@ -1,117 +1,23 @@
 """`livello-sync demo`: the README's first command.
 
-Starts the bundled simulator as a subprocess on a free loopback port, syncs it into a local DuckDB file with
-the same code path as `livello-sync run` (configured through the environment, exactly as an operator would),
-builds the marts, prints what was loaded and a few headline numbers, and stops the simulator whatever
-happens.
+Starts the bundled simulator as a subprocess (the simulator's own `SimulatorProcess` handle) on a free
+loopback port, syncs it into a local DuckDB file with the same code path as `livello-sync run` (configured
+through the environment, exactly as an operator would), builds the marts, prints what was loaded and a few
+headline numbers, and stops the simulator whatever happens.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-READY_TIMEOUT_SECONDS = 90.0
-STOP_TIMEOUT_SECONDS = 10.0
-DEMO_CLIENT_ID = "lv_m2m_demo"
-DEMO_CLIENT_SECRET = "sk_live_demo"  # the simulator's public demo client, printed by `livello-sim serve`
 DEMO_DATASET = "livello"
 
 Printer = Callable[[str], None]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _simulator_command(port: int, kiosks: int, days: int, seed: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "simulator.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--kiosks",
-        str(kiosks),
-        "--days",
-        str(days),
-        "--seed",
-        str(seed),
-        # The contract's own limit (1000 requests/hour): the demo shows the pacing and budget of a real run.
-    ]
-
-
-@contextmanager
-def running_simulator(kiosks: int, days: int, seed: int, out: Printer) -> Iterator[str]:
-    """Start `livello-sim serve`, wait for its READY line, yield the base URL, stop it on exit."""
-    port = free_port()
-    process = subprocess.Popen(
-        _simulator_command(port, kiosks, days, seed),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:  # keep draining so the simulator never blocks on a full pipe
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        base_url = _wait_ready(lines, port)
-        out(f"Simulator ready at {base_url} ({kiosks} kiosks, {days} days of history, seed {seed}).")
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-
-
-def _wait_ready(lines: queue.Queue[str | None], port: int) -> str:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    seen: list[str] = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise RuntimeError(
-                f"the simulator did not print READY within {READY_TIMEOUT_SECONDS:.0f}s; "
-                "its output:\n" + "\n".join(seen[-20:])
-            )
-        try:
-            line = lines.get(timeout=remaining)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise RuntimeError(
-                "the simulator exited before it was ready; its output:\n" + "\n".join(seen[-20:])
-            )
-        seen.append(line)
-        if line.startswith("READY"):
-            match = re.match(r"^READY (\S+)", line)
-            return match.group(1) if match else f"http://127.0.0.1:{port}/api/v1"
 
 
 def _headlines() -> list[str]:
@@ -153,6 +59,7 @@ def _headlines() -> list[str]:
 
 def run_demo(*, duckdb_path: str, kiosks: int, days: int, seed: int, out: Printer, err: Printer) -> int:
     from pipelines.cli import main as cli_main
+    from simulator.server import SimulatorProcess
 
     started = time.monotonic()
     path = Path(duckdb_path).resolve()
@@ -160,13 +67,19 @@ def run_demo(*, duckdb_path: str, kiosks: int, days: int, seed: int, out: Printe
         stale.unlink(missing_ok=True)  # a new simulator has new history: start the demo warehouse afresh
     work = Path(tempfile.mkdtemp(prefix="livello_demo_"))
     saved = dict(os.environ)
+    # The simulator keeps the contract's own limit (1000 requests/hour): the demo shows a real run's budget.
+    simulator = SimulatorProcess(["--kiosks", str(kiosks), "--days", str(days), "--seed", str(seed)])
     try:
-        with running_simulator(kiosks, days, seed, out) as base_url:
+        with simulator:
+            out(
+                f"Simulator ready at {simulator.base_url} "
+                f"({kiosks} kiosks, {days} days of history, seed {seed})."
+            )
             os.environ.update(
                 {
-                    "SOURCES__LIVELLO__BASE_URL": base_url,
-                    "SOURCES__LIVELLO__CLIENT_ID": DEMO_CLIENT_ID,
-                    "SOURCES__LIVELLO__CLIENT_SECRET": DEMO_CLIENT_SECRET,
+                    "SOURCES__LIVELLO__BASE_URL": simulator.base_url,
+                    "SOURCES__LIVELLO__CLIENT_ID": simulator.client_id,
+                    "SOURCES__LIVELLO__CLIENT_SECRET": simulator.client_secret,
                     "SOURCES__LIVELLO__PSEUDONYMIZATION_KEY": os.environ.get(
                         "SOURCES__LIVELLO__PSEUDONYMIZATION_KEY", "livello-demo-pseudonymization-key"
                     ),

@@ -1,7 +1,5 @@
-"""The dlt pipeline for a destination: DuckDB through Parquet files, PostgreSQL through CSV and COPY.
-
-dlt's default INSERT path takes minutes and gigabytes for a million rows on DuckDB and is several times slower
-than COPY on PostgreSQL (research notes, section 6), so each destination gets its fast loader file format."""
+"""The dlt pipeline of a warehouse: DuckDB through Parquet files, PostgreSQL through CSV and COPY (the loader
+file format is the warehouse's, see `Warehouse.loader_file_format`)."""
 
 from __future__ import annotations
 
@@ -11,46 +9,31 @@ from typing import Any
 import dlt
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.settings import SyncSettings
+from pipelines.settings import Warehouse, warehouse_settings
 
 
-def loader_file_format(settings: SyncSettings) -> Any:
-    return "parquet" if settings.destination == "duckdb" else "csv"
+def make_destination(warehouse: Warehouse) -> Any:
+    if warehouse.destination == "duckdb":
+        return dlt.destinations.duckdb(credentials=warehouse.duckdb_path)
+    return dlt.destinations.postgres(credentials=warehouse.postgres_credentials)
 
 
-def make_destination(settings: SyncSettings) -> Any:
-    if settings.destination == "duckdb":
-        return dlt.destinations.duckdb(credentials=settings.duckdb_path)
-    return dlt.destinations.postgres(credentials=settings.postgres_credentials)
-
-
-def make_pipeline(settings: SyncSettings) -> Pipeline:
+def make_pipeline(warehouse: Warehouse, *, progress: bool = False) -> Pipeline:
     kwargs: dict[str, Any] = {}
-    if settings.pipelines_dir:
-        kwargs["pipelines_dir"] = settings.pipelines_dir
-    if settings.progress and sys.stderr.isatty():
+    if warehouse.pipelines_dir:
+        kwargs["pipelines_dir"] = warehouse.pipelines_dir
+    if progress and sys.stderr.isatty():
         # On a terminal, dlt's row counters every 10 s show a long window's extract and load moving;
         # unattended runs (cron, CI) get only the per-load lines and the summary.
         kwargs["progress"] = dlt.progress.log(log_period=10.0, logger=sys.stderr, dump_system_stats=False)
     return dlt.pipeline(
-        pipeline_name=settings.pipeline_name,
-        destination=make_destination(settings),
-        dataset_name=settings.dataset,
+        pipeline_name=warehouse.pipeline_name,
+        destination=make_destination(warehouse),
+        dataset_name=warehouse.dataset,
         **kwargs,
     )
 
 
-def open_pipeline(destination: str, dataset: str, pipelines_dir: str | None = None) -> Pipeline:
-    """The pipeline of (destination, dataset) for read-only commands (status, demo summary)."""
-    from pipelines.settings import destination_settings
-
-    settings = SyncSettings(
-        base_url="",
-        client_id="",
-        client_secret="",
-        destination=destination,
-        dataset=dataset,
-        pipelines_dir=pipelines_dir or dlt.config.get("sources.livello.pipelines_dir"),
-        **destination_settings(destination, dataset),
-    )
-    return make_pipeline(settings)
+def open_pipeline(destination: str, dataset: str) -> Pipeline:
+    """The pipeline of (destination, dataset) for commands that only read or transform the warehouse."""
+    return make_pipeline(warehouse_settings(destination, dataset))

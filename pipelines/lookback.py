@@ -22,19 +22,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 from dlt.pipeline.pipeline import Pipeline
 
-from sources.livello.endpoints import BY_NAME
-from sources.livello.resources import PAGE_SIZE, RunContext, Window
+from sources.livello import probes
+from sources.livello.context import PAGE_SIZE, RunContext, Window
+from sources.livello.endpoints import Endpoint
+from sources.livello.rows import column_name
 
-log = logging.getLogger("livello.lookback")
+log = logging.getLogger("livello_sync.lookback")
 
-# The resources whose lookback is verified by count. Alerts change after creation (status), so equal counts
-# would not mean "nothing changed": they keep their own re-read of unresolved alerts.
-VERIFIED_RESOURCES = ("transactions", "refills")
 # A differing range with at most this many rows is re-read rather than split: re-reading costs at most as many
 # requests as probing its two halves would.
 REREAD_ROWS = 2 * PAGE_SIZE
@@ -73,29 +70,14 @@ class LookbackCheck:
         )
 
 
-def api_count(ctx: RunContext, resource: str, window: Window) -> int:
-    """The API's `total` of the closed window [start, end), with one limit=1 request."""
-    endpoint = BY_NAME[resource]
-    assert endpoint.window is not None and endpoint.paging is not None
-    params: dict[str, Any] = {
-        **endpoint.window.ascending,
-        **window.params(endpoint.window.start_param, endpoint.window.end_param),
-        endpoint.paging: 0,
-        "limit": 1,
-    }
-    body = ctx.client.get(endpoint.path, params)
-    return int(body.get("total") or 0)
-
-
-def warehouse_counter(pipeline: Pipeline, resource: str) -> WarehouseCounter:
-    """Counts the destination's committed rows of `resource` whose cursor lies in [start, end)."""
-    endpoint = BY_NAME[resource]
-    assert endpoint.cursor is not None
-    column = SnakeCaseNaming().normalize_identifier(endpoint.cursor)
+def warehouse_counter(pipeline: Pipeline, endpoint: Endpoint) -> WarehouseCounter:
+    """Counts the destination's committed rows of `endpoint` whose cursor lies in [start, end)."""
+    assert endpoint.incremental is not None
+    column = column_name(endpoint.incremental.cursor)
 
     def count(start: datetime, end: datetime) -> int:
         with pipeline.sql_client() as client:
-            table = client.make_qualified_table_name(resource)
+            table = client.make_qualified_table_name(endpoint.resource)
             column_sql = client.escape_column_name(column)
             rows = client.execute_sql(
                 f"SELECT count(*) FROM {table} WHERE {column_sql} >= %s AND {column_sql} < %s", start, end
@@ -106,15 +88,18 @@ def warehouse_counter(pipeline: Pipeline, resource: str) -> WarehouseCounter:
 
 
 def verify_lookback(
-    ctx: RunContext, resource: str, start: datetime, end: datetime, warehouse: WarehouseCounter
+    ctx: RunContext, endpoint: Endpoint, start: datetime, end: datetime, warehouse: WarehouseCounter
 ) -> LookbackCheck:
     """Which sub-windows of [start, end) must be re-read because the warehouse lacks rows the API has."""
-    check = LookbackCheck(resource, start, end)
+    check = LookbackCheck(endpoint.resource, start, end)
+
+    def api_count(a: datetime, b: datetime) -> int:
+        check.probes += 1
+        return probes.count(ctx.client, endpoint, Window(a, b))
 
     def visit(a: datetime, b: datetime, api_total: int | None, depth: int) -> None:
         if api_total is None:
-            api_total = api_count(ctx, resource, Window(a, b))
-            check.probes += 1
+            api_total = api_count(a, b)
         held = warehouse(a, b)
         if held == api_total:
             return
@@ -124,15 +109,14 @@ def verify_lookback(
             return
         middle = a + (b - a) / 2
         middle = middle.replace(microsecond=(middle.microsecond // 1000) * 1000)  # the API's precision
-        first = api_count(ctx, resource, Window(a, middle))
-        check.probes += 1
+        first = api_count(a, middle)
         visit(a, middle, first, depth + 1)
         # The halves partition the range (end-exclusive windows), so the second half's total is the rest.
         visit(middle, b, max(0, api_total - first), depth + 1)
 
     if end > start:
         visit(start, end, None, 0)
-    log.info("%s: %s", resource, check.describe())
+    log.info("%s: %s", endpoint.resource, check.describe())
     return check
 
 

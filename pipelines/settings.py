@@ -1,16 +1,20 @@
-"""Settings of one `livello-sync` run: dlt configuration (.dlt/*.toml, environment) merged with command-line
-options.
+"""Settings of one `livello-sync` command, kept apart by what needs them.
 
-Everything is read the dlt way (`sources.livello.*`, `destination.<name>.credentials`), so an operator can
-configure a run by environment variables alone (SOURCES__LIVELLO__CLIENT_ID,
-DESTINATION__POSTGRES__CREDENTIALS, ...). Problems an operator must fix raise `ConfigError`, which the CLI
-turns into exit code 2 with the message."""
+* `ClientSettings` and `SourceSettings` (sources/livello/config.py): talking to the API, reading it.
+* `PipelineSettings`: the pipeline's own `sources.livello.*` keys (backfill window size, count-verified
+  lookback, where dlt keeps its working directories).
+* `Warehouse`: where the data goes (engine, dataset, credentials). Opening a warehouse (`status`, `transform`)
+  needs this alone, no API settings.
+* `RunOptions`: what one `livello-sync run` was asked to do (command-line options).
+
+Every value comes from dlt's configuration (environment, `.dlt/*.toml`) or the command line, is validated
+once by its spec, and a problem is a `SettingError` (exit 2) naming the setting as its environment variable
+and its `.dlt` key. A key under `[sources.livello]` that no spec knows is refused (a typo would be silently
+ignored)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,99 +22,63 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import dlt
+from dlt.common.configuration import configspec
+from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.common.configuration.specs import BaseConfiguration
 
-from sources.livello.endpoints import RESOURCE_NAMES, TEMPERATURE_MAX_WINDOW_HOURS
+from sources.livello.config import (
+    DURATION_EXAMPLES,
+    ClientSettings,
+    SettingError,
+    SourceSettings,
+    check_known,
+    invalid,
+    known_fields,
+    resolve,
+    setting_names,
+)
+from sources.livello.config import parse_duration as _parse_duration
+from sources.livello.endpoints import RESOURCE_NAMES, Endpoint, select
 
 DESTINATIONS = ("duckdb", "postgres")
 DEFAULT_DATASET = "livello"
 DEFAULT_DUCKDB_FILE = "livello_sync.duckdb"
-# Re-read this much history before the cursor on every incremental run. Kiosks that lose connectivity upload
-# their sessions late (they buffer offline sales and send them on reconnect, typically within hours; a kiosk
-# offline overnight or a missed nightly run needs about a day more). 48 h catches a backlog of up to two days
-# and costs a nightly run about two days of pages; the merge on the primary key absorbs the re-reads.
-DEFAULT_LOOKBACK = timedelta(hours=48)
-# A backfill window is sized to hold about this many rows (~100 requests, minutes at the allowed rate), so a
-# crash or interruption loses at most one window of work.
-DEFAULT_WINDOW_ROWS = 10_000
 
 
-class ConfigError(Exception):
-    """Bad usage or configuration: the CLI exits with code 2 and prints the message."""
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"": 3600, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str | int | float | timedelta, *, what: str) -> timedelta:
-    """'48h', '90m', '2d', '3600s'; a bare number means hours."""
-    if isinstance(text, timedelta):
-        return text
-    if isinstance(text, int | float):
-        return timedelta(hours=float(text))
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ConfigError(f"{what}: cannot read {text!r} as a duration (examples: 48h, 90m, 2d)")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
-
-
-def parse_since(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--since: cannot read {text!r} as a date (use YYYY-MM-DD or an ISO 8601 time)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return [str(v) for v in json.loads(text)]
-        return [p.strip() for p in text.split(",") if p.strip()]
-    return [str(v) for v in value]
-
-
-def _as_bool(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() not in ("0", "false", "no", "off")
-    return bool(value)
-
-
-@dataclass
-class SyncSettings:
-    base_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    destination: str = "duckdb"
-    dataset: str = DEFAULT_DATASET
-    resources: tuple[str, ...] = RESOURCE_NAMES
-    since: datetime | None = None
-    lookback: timedelta = DEFAULT_LOOKBACK
-    max_duration: timedelta | None = None
-    transform: bool = True
-    token_url: str | None = None
-    budget_share: float | None = None
-    pseudonymize_users: bool = True
-    pseudonymization_key: str | None = field(default=None, repr=False)
-    promocodes: tuple[str, ...] = ()
-    temperature_granularity: str = "hourly"
-    window_rows: int = DEFAULT_WINDOW_ROWS
+@configspec
+class PipelineSettings(BaseConfiguration):
+    # A backfill window is sized to hold about this many rows (~100 requests, minutes at the allowed rate), so
+    # a crash or interruption loses at most one window of work.
+    backfill_window_rows: int = 10_000
     # Probe the lookback window's row count and re-read only the sub-windows where the API and the warehouse
     # disagree (pipelines/lookback.py); false re-reads the whole lookback on every run.
     verify_lookback: bool = True
+    # Where dlt keeps each pipeline's working state (default ~/.dlt/pipelines). The state is also stored in
+    # the warehouse, so a wiped directory is restored on the next run.
+    pipelines_dir: str | None = None
+
+    def on_resolved(self) -> None:
+        if self.backfill_window_rows < 1:
+            raise invalid("backfill_window_rows", self.backfill_window_rows, "must be at least 1")
+
+
+KNOWN_SETTINGS = known_fields(ClientSettings, SourceSettings, PipelineSettings)
+
+
+def resolve_checked(spec: type[Any], explicit: dict[str, Any] | None = None) -> Any:
+    """`resolve`, after refusing unknown `sources.livello` keys."""
+    check_known(KNOWN_SETTINGS)
+    return resolve(spec, explicit=explicit)
+
+
+# -- the warehouse -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Warehouse:
+    destination: str = "duckdb"
+    dataset: str = DEFAULT_DATASET
     duckdb_path: str | None = None
     postgres_credentials: str | None = field(default=None, repr=False)
     pipelines_dir: str | None = None
-    progress: bool = True
 
     @property
     def pipeline_name(self) -> str:
@@ -128,36 +96,48 @@ class SyncSettings:
             location = f"{parts.username}@{parts.hostname}:{parts.port or 5432}{parts.path}"
         return hashlib.sha256(location.encode()).hexdigest()[:8]
 
-
-def _cfg(key: str) -> Any:
-    return dlt.config.get(f"sources.livello.{key}")
-
-
-def _secret(key: str) -> Any:
-    return dlt.secrets.get(key)
+    @property
+    def loader_file_format(self) -> str:
+        # dlt's default INSERT path takes minutes and gigabytes for a million rows on DuckDB and is several
+        # times slower than COPY on PostgreSQL (research notes, section 6).
+        return "parquet" if self.destination == "duckdb" else "csv"
 
 
-def destination_settings(destination: str, dataset: str) -> dict[str, Any]:
-    """Destination credentials for `destination`; raises ConfigError when they are missing or unusable."""
+def warehouse_settings(destination: str, dataset: str, pipeline: PipelineSettings | None = None) -> Warehouse:
+    """The warehouse of (destination, dataset) with its credentials; a SettingError when they are unusable."""
     if destination not in DESTINATIONS:
-        raise ConfigError(f"--destination must be one of {', '.join(DESTINATIONS)}, not {destination!r}")
+        raise SettingError(f"--destination must be one of {', '.join(DESTINATIONS)}, not {destination!r}")
+    pipelines_dir = (pipeline or resolve_checked(PipelineSettings)).pipelines_dir
     if destination == "duckdb":
-        path = str(dlt.config.get("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE)
+        path = str(_config_value("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE)
         if Path(path).stem == dataset:
             # DuckDB names the catalog after the file; a schema of the same name makes every query ambiguous.
-            raise ConfigError(
+            raise SettingError(
                 f"the DuckDB file name {Path(path).name!r} must differ from the dataset name "
-                f"{dataset!r} (DuckDB cannot tell the catalog from the schema): rename the file"
+                f"{dataset!r} (DuckDB cannot tell the catalog from the schema): rename the file in "
+                f"{setting_names('credentials', ('destination', 'duckdb'))}"
             )
-        return {"duckdb_path": path}
-    credentials = _secret("destination.postgres.credentials")
+        return Warehouse(destination, dataset, duckdb_path=path, pipelines_dir=pipelines_dir)
+    credentials = _config_value("destination.postgres.credentials", secret=True)
     if not credentials:
-        raise ConfigError(
+        raise SettingError(
             "PostgreSQL needs credentials: set DESTINATION__POSTGRES__CREDENTIALS "
             "(postgresql://user:password@host:5432/database) or [destination.postgres] in "
             ".dlt/secrets.toml"
         )
-    return {"postgres_credentials": _with_password_field(str(credentials))}
+    return Warehouse(
+        destination,
+        dataset,
+        postgres_credentials=_with_password_field(str(credentials)),
+        pipelines_dir=pipelines_dir,
+    )
+
+
+def _config_value(key: str, *, secret: bool = False) -> Any:
+    try:
+        return (dlt.secrets if secret else dlt.config).get(key)
+    except ConfigurationException as error:  # an unreadable .dlt/*.toml
+        raise SettingError(str(error).splitlines()[-1]) from None
 
 
 def _with_password_field(dsn: str) -> str:
@@ -171,6 +151,61 @@ def _with_password_field(dsn: str) -> str:
     return dsn
 
 
+# -- one run -------------------------------------------------------------------------------------------------
+def parse_duration(text: str, *, what: str) -> timedelta:
+    """'48h', '90m', '2d', '3600s'; a bare number means hours. SettingError naming `what` otherwise."""
+    period = _parse_duration(text)
+    if period is None:
+        raise SettingError(f"{what}: cannot read {text!r} as {DURATION_EXAMPLES}")
+    return period
+
+
+def parse_since(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise SettingError(
+            f"--since: cannot read {text!r} as a date (use YYYY-MM-DD or an ISO 8601 time)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_resources(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return RESOURCE_NAMES
+    wanted = [r.strip() for r in text.split(",") if r.strip()]
+    unknown = [r for r in wanted if r not in RESOURCE_NAMES]
+    if unknown:
+        raise SettingError(f"--resources: unknown {', '.join(unknown)}; known: {', '.join(RESOURCE_NAMES)}")
+    return tuple(r for r in RESOURCE_NAMES if r in wanted)  # keep the dependency-friendly table order
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    resources: tuple[str, ...] = RESOURCE_NAMES
+    since: datetime | None = None
+    max_duration: timedelta | None = None
+    transform: bool = True
+    progress: bool = True
+
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        return select(self.resources)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """Everything one `livello-sync run` needs."""
+
+    client: ClientSettings
+    source: SourceSettings
+    pipeline: PipelineSettings
+    warehouse: Warehouse
+    run: RunOptions = field(default_factory=RunOptions)
+
+
 def load_settings(
     *,
     destination: str = "duckdb",
@@ -182,79 +217,25 @@ def load_settings(
     transform: bool = True,
     progress: bool = True,
 ) -> SyncSettings:
-    base_url = _cfg("base_url")
-    client_id = _secret("sources.livello.client_id")
-    client_secret = _secret("sources.livello.client_secret")
-    missing = [
-        env
-        for env, value in (
-            ("SOURCES__LIVELLO__BASE_URL", base_url),
-            ("SOURCES__LIVELLO__CLIENT_ID", client_id),
-            ("SOURCES__LIVELLO__CLIENT_SECRET", client_secret),
-        )
-        if not value
-    ]
-    if missing:
-        raise ConfigError(
-            "missing API configuration: set "
-            + ", ".join(missing)
-            + " (or sources.livello.* in .dlt/config.toml and .dlt/secrets.toml)"
-        )
-
-    selected = RESOURCE_NAMES
-    if resources:
-        wanted = [r.strip() for r in resources.split(",") if r.strip()]
-        unknown = [r for r in wanted if r not in RESOURCE_NAMES]
-        if unknown:
-            raise ConfigError(
-                f"--resources: unknown {', '.join(unknown)}; known: {', '.join(RESOURCE_NAMES)}"
-            )
-        selected = tuple(r for r in RESOURCE_NAMES if r in wanted)  # keep the dependency-friendly table order
-
-    pseudonymize = _as_bool(_cfg("pseudonymize_users"), True)
-    key = _secret("sources.livello.pseudonymization_key")
-    if "users" in selected and pseudonymize and not key:
-        raise ConfigError(
-            "users are pseudonymized by default and need a key: set "
-            "SOURCES__LIVELLO__PSEUDONYMIZATION_KEY (or sources.livello.pseudonymization_key in "
-            ".dlt/secrets.toml), or opt out with sources.livello.pseudonymize_users = false, or "
-            "leave users out with --resources"
-        )
-
-    granularity = str(_cfg("temperature_granularity") or "hourly")
-    if granularity not in TEMPERATURE_MAX_WINDOW_HOURS:
-        raise ConfigError(
-            f"sources.livello.temperature_granularity must be one of "
-            f"{', '.join(TEMPERATURE_MAX_WINDOW_HOURS)}, not {granularity!r}"
-        )
-
-    budget_share = _cfg("budget_share")
-    window_rows = int(_cfg("backfill_window_rows") or DEFAULT_WINDOW_ROWS)
-    if window_rows < 1:
-        raise ConfigError("sources.livello.backfill_window_rows must be at least 1")
-    settings = SyncSettings(
-        base_url=str(base_url).rstrip("/"),
-        client_id=str(client_id),
-        client_secret=str(client_secret),
-        destination=destination,
-        dataset=dataset,
-        resources=selected,
+    """The settings of a run: dlt's configuration with the command line's options on top."""
+    run = RunOptions(
+        resources=parse_resources(resources),
         since=parse_since(since) if since else None,
-        lookback=parse_duration(lookback or _cfg("lookback") or DEFAULT_LOOKBACK, what="--lookback"),
         max_duration=parse_duration(max_duration, what="--max-duration") if max_duration else None,
         transform=transform,
-        token_url=_cfg("token_url"),
-        budget_share=float(budget_share) if budget_share is not None else None,
-        pseudonymize_users=pseudonymize,
-        pseudonymization_key=str(key) if key else None,
-        promocodes=tuple(_as_list(_cfg("promocodes"))),
-        temperature_granularity=granularity,
-        window_rows=window_rows,
-        verify_lookback=_as_bool(_cfg("verify_lookback"), True),
-        pipelines_dir=_cfg("pipelines_dir"),
         progress=progress,
-        **destination_settings(destination, dataset),
     )
-    if settings.lookback < timedelta(0):
-        raise ConfigError("--lookback must not be negative")
-    return settings
+    if lookback is not None:
+        parse_duration(lookback, what="--lookback")
+    client = resolve_checked(ClientSettings)
+    source = resolve_checked(SourceSettings, {"lookback": lookback})
+    pipeline = resolve_checked(PipelineSettings)
+    needs_key = [e.resource for e in run.endpoints if e.pii]
+    if needs_key and source.pseudonymize_users and not source.pseudonymization_key:
+        raise SettingError(
+            f"{', '.join(needs_key)}: personal data is pseudonymized by default and needs a key: set "
+            f"{setting_names('pseudonymization_key')} (in .dlt/secrets.toml), or opt out with "
+            f"{setting_names('pseudonymize_users')} = false, or leave {needs_key[0]} out with --resources"
+        )
+    warehouse = warehouse_settings(destination, dataset, pipeline)
+    return SyncSettings(client, source, pipeline, warehouse, run)

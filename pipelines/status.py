@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.destination import open_pipeline
-from pipelines.sync import resource_states
+from sources.livello import state
+from sources.livello.context import api_time, to_utc
 from sources.livello.endpoints import RESOURCE_NAMES
-from sources.livello.resources import to_utc
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -59,7 +59,7 @@ def render_status(destination: str, dataset: str) -> str:
         pipeline.sync_destination()
     except Exception as error:
         return f"No warehouse data yet for {destination} dataset {dataset} ({str(error).splitlines()[0]})."
-    states = resource_states(pipeline)
+    states = state.of_pipeline(pipeline)
     now = datetime.now(UTC)
     schema_tables = set(pipeline.default_schema.data_table_names()) if pipeline.default_schema_name else set()
     if not schema_tables:
@@ -72,18 +72,15 @@ def render_status(destination: str, dataset: str) -> str:
         f"  {'resource':<27} {'last sync (UTC)':<17} {'cursor (UTC)':<17} {'rows':>10}  freshness",
     ]
     for name in RESOURCE_NAMES:
-        state = states.get(name, {})
-        cursor = to_utc(state["cursor"]) if state.get("cursor") else None
+        progress = states[name].progress if name in states else None
+        cursor = progress.cursor if progress else None
         rows, last = facts.get(name, (0, None))
-        if name not in facts and not state:
+        if name not in facts and name not in states:
             lines.append(f"  {name:<27} {'never':<17} {'-':<17} {0:>10}  -")
             continue
         fresh = _ago(cursor or last, now)
-        note = (
-            "  (backfill in progress, resumes at " + state["backfill"]["next"] + ")"
-            if state.get("backfill")
-            else ""
-        )
+        resume = progress.backfill_next if progress else None
+        note = f"  (backfill in progress, resumes at {api_time(resume)})" if resume else ""
         lines.append(
             f"  {name:<27} {last.strftime('%Y-%m-%d %H:%M') if last else '-':<17} "
             f"{cursor.strftime('%Y-%m-%d %H:%M') if cursor else '-':<17} {rows:>10,}  {fresh}{note}"

@@ -3,9 +3,11 @@
 Order matters for crash safety: 1. the pipeline lock, then a token request: bad credentials fail before
 anything is written; 2. packages left by a crashed run are loaded first (otherwise dlt loads them and silently
 ignores the new extract); 3. the state is synchronized from the destination (a wiped working directory resumes
-from the warehouse); 4. every load carries the rows of one window per incremental resource together with that
-resource's new position in dlt state: a crash at any point either loses the whole window (re-read next run) or
-none of it."""
+from the warehouse); 4. every load carries the rows of one window per incremental endpoint together with that
+endpoint's new position in dlt state: a crash at any point either loses the whole window (re-read next run)
+or none of it.
+
+Nothing here names an endpoint: what differs between them is declared in sources/livello/endpoints.py."""
 
 from __future__ import annotations
 
@@ -13,53 +15,27 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.destination import loader_file_format, make_pipeline
+from pipelines.destination import make_pipeline
 from pipelines.lock import pipeline_lock
-from pipelines.lookback import (
-    VERIFIED_RESOURCES,
-    LookbackCheck,
-    apply_check,
-    verify_lookback,
-    warehouse_counter,
-)
-from pipelines.plan import RunPlan, plan_listing, plan_temperature, snapshot_requests
+from pipelines.lookback import LookbackCheck, apply_check, verify_lookback, warehouse_counter
+from pipelines.plan import RunPlan, plan_by_rows, plan_by_span, snapshot_requests
 from pipelines.settings import SyncSettings
 from pipelines.summary import RunSummary
-from sources.livello import SOURCE_NAME, livello_source
-from sources.livello.client import ClientSettings, LivelloClient
-from sources.livello.endpoints import BY_NAME, WINDOWED
+from pipelines.workdir import abort_pending, heal
+from sources.livello import livello_source, state
+from sources.livello.client import LivelloClient
+from sources.livello.context import RunContext
+from sources.livello.endpoints import Endpoint
 from sources.livello.errors import DeadlineExceededError, LivelloError, ScopeError
-from sources.livello.pseudonymize import Pseudonymizer
-from sources.livello.resources import RunContext, SourceOptions, to_utc
+from sources.livello.state import Progress
 
-log = logging.getLogger("livello.sync")
+log = logging.getLogger("livello_sync.sync")
 
 Printer = Callable[[str], None]
-
-
-def resource_states(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
-    sources = pipeline.state.get("sources", {})
-    return dict(sources.get(SOURCE_NAME, {}).get("resources", {}))
-
-
-def make_client(settings: SyncSettings) -> LivelloClient:
-    extra: dict[str, Any] = {}
-    if settings.budget_share is not None:
-        extra["budget_share"] = settings.budget_share
-    return LivelloClient(
-        ClientSettings(
-            base_url=settings.base_url,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            token_url=settings.token_url,
-            **extra,
-        )
-    )
 
 
 def _root_livello_error(error: BaseException) -> LivelloError | None:
@@ -112,22 +88,25 @@ class Sync:
     def __init__(self, settings: SyncSettings, out: Printer = print) -> None:
         self.settings = settings
         self.out = out
-        self.summary = RunSummary(destination=settings.destination, dataset=settings.dataset)
-        self.client = make_client(settings)
+        self.summary = RunSummary(
+            destination=settings.warehouse.destination, dataset=settings.warehouse.dataset
+        )
+        self.client = LivelloClient(settings.client)
         self.pipeline: Pipeline | None = None
         self.ctx: RunContext | None = None
 
     # ----------------------------------------------------------------------------------------- phases
     def run(self) -> RunSummary:
         started = time.monotonic()
-        pipeline = make_pipeline(self.settings)
+        pipeline = make_pipeline(self.settings.warehouse, progress=self.settings.run.progress)
         self.pipeline = pipeline
         try:
             with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
                 self.client.check_credentials()  # AuthenticationError propagates: nothing has been written
-                if self.settings.max_duration is not None:
-                    self.client.set_deadline(self.settings.max_duration.total_seconds())
-                self._finish_pending(pipeline)
+                if self.settings.run.max_duration is not None:
+                    self.client.set_deadline(self.settings.run.max_duration.total_seconds())
+                pipeline = self._finish_pending(pipeline)
+                self.pipeline = pipeline
                 pipeline.sync_destination()
                 self._run_loads(pipeline, started)
         finally:
@@ -136,116 +115,119 @@ class Sync:
             self.client.close()
         return self.summary
 
-    def _finish_pending(self, pipeline: Pipeline) -> None:
-        if pipeline.has_pending_data:
-            self.out("Loading data left by an interrupted run before extracting anything new ...")
-            info = pipeline.run(loader_file_format=loader_file_format(self.settings))
-            self._count(pipeline, info)
+    def _finish_pending(self, pipeline: Pipeline) -> Pipeline:
+        """Load what a crashed run left (repairing or discarding what dlt cannot finish) before anything new
+        is extracted: dlt would otherwise load the pending packages and silently ignore the new extract."""
+        pipeline, actions = heal(pipeline)
+        for action in actions:
+            self.out(action)
+        if not pipeline.has_pending_data:
+            return pipeline
+        self.out("Loading data left by an interrupted run before extracting anything new ...")
+        try:
+            pipeline.run(loader_file_format=self.settings.warehouse.loader_file_format)
+        except PipelineStepFailed as error:
+            if error.step != "normalize":
+                raise  # e.g. the warehouse is down: the packages stay pending for the next run
+            pipeline, action = abort_pending(pipeline, f"normalizing them failed: {describe_failure(error)}")
+            self.out(action)
+        self._count(pipeline)
+        return pipeline
 
-    def _options(self) -> SourceOptions:
-        pseudonymizer = None
-        if self.settings.pseudonymize_users and self.settings.pseudonymization_key:
-            pseudonymizer = Pseudonymizer(self.settings.pseudonymization_key)
-        return SourceOptions(
-            pseudonymizer=pseudonymizer,
-            promocodes=self.settings.promocodes,
-            temperature_granularity=self.settings.temperature_granularity,
-        )
-
-    def _selected(self, ctx: RunContext) -> tuple[str, ...]:
-        """The selected resources the client's scopes allow; the rest are skipped with a warning."""
+    def _selected(self, ctx: RunContext) -> tuple[Endpoint, ...]:
+        """The selected endpoints the client's scopes allow and configuration gives something to read; the
+        rest are skipped (with a warning for a missing scope)."""
         granted = self.client.scopes
         selected = []
-        for name in self.settings.resources:
-            scope = BY_NAME[name].scope
-            if granted is not None and scope not in granted:
-                ctx.skip(name, ScopeError(f"missing scope {scope}", scope=scope))
+        for endpoint in self.settings.run.endpoints:
+            missing = [s for s in endpoint.scopes if granted is not None and s not in granted]
+            if missing:
+                ctx.skip(endpoint.resource, missing[0])
                 continue
-            if name == "promocodes" and not self.settings.promocodes:
-                continue  # nothing to read: the API cannot list promocodes
-            selected.append(name)
-        if "temperature" in selected and "kiosks:read" not in (granted or {"kiosks:read"}):
-            ctx.skip("temperature", ScopeError("temperature needs the kiosk list", scope="kiosks:read"))
-            selected.remove("temperature")
+            if endpoint.configured_by and not endpoint.configured(ctx.settings):
+                continue  # nothing named to read (the API cannot list these)
+            selected.append(endpoint)
         return tuple(selected)
 
-    def _plan(self, ctx: RunContext, pipeline: Pipeline, selected: tuple[str, ...]) -> RunPlan:
-        states = resource_states(pipeline)
+    def _plan(self, ctx: RunContext, pipeline: Pipeline, selected: tuple[Endpoint, ...]) -> RunPlan:
+        states = state.of_pipeline(pipeline)
+        run, lookback = self.settings.run, ctx.settings.lookback_period
         now = datetime.now(UTC)
         plan = RunPlan()
-        first_data: list[datetime] = []
-        data_end = now
-        for name in selected:
-            if name in WINDOWED and name != "temperature":
-                state = states.get(name, {})
-                check = self._verified_lookback(ctx, pipeline, name, state)
-                resource_plan, probes = plan_listing(
-                    ctx,
-                    name,
-                    state,
-                    since=self.settings.since,
-                    # A verified lookback is planned separately: the listing starts at the cursor.
-                    lookback=timedelta(0) if check is not None else self.settings.lookback,
-                    window_rows=self.settings.window_rows,
-                    now=now,
-                )
-                if check is not None:
-                    resource_plan.windows[0] = apply_check(resource_plan.windows[0], check)
-                    resource_plan.expected_requests += check.reread_requests
-                    resource_plan.note = check.describe()
-                    probes += check.probes
-                plan.windowed[name] = resource_plan
-                plan.probe_requests += probes
-                first_data.append(resource_plan.windows[0].start)
-        if "temperature" in selected:
-            plan.windowed["temperature"] = plan_temperature(
+        incremental = [e for e in selected if e.incremental is not None]
+        for endpoint in (e for e in incremental if e.incremental and e.incremental.sizing == "rows"):
+            progress = states.get(endpoint.resource, state.ResourceState()).progress
+            check = self._verified_lookback(ctx, pipeline, endpoint, progress)
+            resource_plan, probe_count = plan_by_rows(
                 ctx,
-                states.get("temperature", {}),
-                since=self.settings.since,
-                lookback=self.settings.lookback,
-                first_data=min(first_data) if first_data else None,
-                data_end=data_end,
-                granularity=self.settings.temperature_granularity,
-                kiosk_count=len(ctx.kiosks()),
+                endpoint,
+                progress,
+                since=run.since,
+                # A verified lookback is planned separately: the listing starts at the cursor.
+                lookback=timedelta(0) if check is not None else lookback,
+                window_rows=self.settings.pipeline.backfill_window_rows,
+                now=now,
             )
-        snapshot = tuple(n for n in selected if n not in WINDOWED or n == "alerts")
-        plan.snapshot_requests = snapshot_requests(ctx, snapshot, len(self.settings.promocodes))
+            if check is not None:
+                resource_plan.windows[0] = apply_check(resource_plan.windows[0], check)
+                resource_plan.expected_requests += check.reread_requests
+                resource_plan.note = check.describe()
+                probe_count += check.probes
+            plan.windowed[endpoint.resource] = resource_plan
+            plan.probe_requests += probe_count
+        first_data = [p.windows[0].start for p in plan.windowed.values() if p.windows[0].start is not None]
+        for endpoint in (e for e in incremental if e.incremental and e.incremental.sizing == "span"):
+            plan.windowed[endpoint.resource] = plan_by_span(
+                ctx,
+                endpoint,
+                states.get(endpoint.resource, state.ResourceState()).progress,
+                since=run.since,
+                lookback=lookback,
+                first_data=min(first_data) if first_data else None,
+                now=now,
+            )
+        plan.snapshot_requests = snapshot_requests(ctx, selected)
         return plan
 
     def _verified_lookback(
-        self, ctx: RunContext, pipeline: Pipeline, name: str, state: dict[str, Any]
+        self, ctx: RunContext, pipeline: Pipeline, endpoint: Endpoint, progress: Progress
     ) -> LookbackCheck | None:
         """The count check of a normal incremental run's lookback; None when the whole lookback is read (the
-        setting is off, a first run, `--since`, a resumed backfill, or the warehouse cannot be counted)."""
-        settings = self.settings
+        setting is off, the endpoint's rows can change, a first run, `--since`, a resumed backfill, or the
+        warehouse cannot be counted)."""
+        lookback = ctx.settings.lookback_period
         if (
-            not settings.verify_lookback
-            or name not in VERIFIED_RESOURCES
-            or settings.since is not None
-            or not state.get("cursor")
-            or (state.get("backfill") or {}).get("next")
-            or settings.lookback <= timedelta(0)
+            not self.settings.pipeline.verify_lookback
+            or endpoint.incremental is None
+            or not endpoint.incremental.verify_lookback
+            or self.settings.run.since is not None
+            or progress.cursor is None
+            or progress.in_backfill
+            or lookback <= timedelta(0)
         ):
             return None
-        cursor = to_utc(state["cursor"])
-        counter = warehouse_counter(pipeline, name)
+        cursor = progress.cursor
+        counter = warehouse_counter(pipeline, endpoint)
         try:
             counter(cursor, cursor)  # fails fast if the table cannot be counted, before any probe is spent
         except Exception as error:  # noqa: BLE001 - any database error means: fall back to the full re-read
             log.warning(
                 "%s: cannot count the warehouse rows (%s); re-reading the lookback",
-                name,
+                endpoint.resource,
                 type(error).__name__,
             )
             return None
-        return verify_lookback(ctx, name, cursor - settings.lookback, cursor, counter)
+        return verify_lookback(ctx, endpoint, cursor - lookback, cursor, counter)
 
     def _announce(self, plan: RunPlan) -> None:
         for name, p in plan.windowed.items():
             rows = f"~{p.expected_rows:,} rows, " if p.expected_rows is not None else ""
+            start = p.windows[0].start
             self.out(
-                f"  {name:<13} {p.mode:<11} from {p.windows[0].start:%Y-%m-%d %H:%M} UTC: "
+                f"  {name:<13} {p.mode:<11} from {start:%Y-%m-%d %H:%M} UTC: "
                 f"{len(p.windows)} window(s), {rows}~{p.expected_requests:,} requests"
+                if start is not None
+                else f"  {name:<13} {p.mode:<11} from the oldest row: {len(p.windows)} window(s)"
             )
             if p.note:
                 self.out(f"  {'':<13} {p.note}")
@@ -262,17 +244,16 @@ class Sync:
         self.out(line + ".")
 
     def _run_loads(self, pipeline: Pipeline, started: float) -> None:
-        ctx = RunContext(self.client, self._options(), snapshot_at=datetime.now(UTC))
+        ctx = RunContext(self.client, self.settings.source, snapshot_at=datetime.now(UTC), windows={})
         self.ctx = ctx
         selected = self._selected(ctx)
         try:
             plan = self._plan(ctx, pipeline, selected)
-        except ScopeError as error:  # kiosks or organizations listing forbidden while planning
+        except ScopeError as error:  # a shared listing (kiosks, organizations) forbidden while planning
             raise LivelloError(f"cannot plan the run: {error}") from None
         self._announce(plan)
         loads = max(plan.load_count, 1)
         self.summary.windows_total = loads
-        fmt = loader_file_format(self.settings)
         for index in range(loads):
             if index > 0 and self._out_of_time(started):
                 self.summary.status = "paused"
@@ -284,16 +265,19 @@ class Sync:
             ctx.first_load = index == 0
             ctx.windows = plan.windows_for_load(index)
             names = [
-                n
-                for n in selected
-                if (n not in WINDOWED and index == 0) or n in ctx.windows or (n == "alerts" and index == 0)
+                e.resource
+                for e in selected
+                if e.reads_in_load(first_load=ctx.first_load, has_window=e.resource in ctx.windows)
             ]
             if not names:
                 continue
             load_started = time.monotonic()
             requests_before = self.client.stats.requests
             try:
-                info = pipeline.run(livello_source(ctx, names), loader_file_format=fmt)
+                pipeline.run(
+                    livello_source(ctx).with_resources(*names),
+                    loader_file_format=self.settings.warehouse.loader_file_format,
+                )
             except Exception as error:
                 if isinstance(_root_livello_error(error), DeadlineExceededError):
                     self.summary.status = "paused"
@@ -303,9 +287,9 @@ class Sync:
                     )
                     break
                 raise
-            counts = self._count(pipeline, info)
+            counts = self._count(pipeline)
             self.summary.windows_done = index + 1
-            if self.settings.progress:
+            if self.settings.run.progress:
                 windows = ", ".join(f"{n} {w}" for n, w in ctx.windows.items()) or "snapshots"
                 rows = sum(counts.values())
                 self.out(
@@ -318,24 +302,24 @@ class Sync:
             self.summary.status = "complete"
 
     def _out_of_time(self, started: float) -> bool:
-        limit = self.settings.max_duration
+        limit = self.settings.run.max_duration
         return limit is not None and time.monotonic() - started >= limit.total_seconds()
 
-    def _count(self, pipeline: Pipeline, info: LoadInfo | None) -> dict[str, int]:
+    def _count(self, pipeline: Pipeline) -> dict[str, int]:
         counts = _rows_extracted(pipeline)
         for table, rows in counts.items():
             self.summary.rows[table] = self.summary.rows.get(table, 0) + rows
         return counts
 
 
-def record_run(pipeline: Pipeline, settings: SyncSettings, summary: RunSummary) -> None:
+def record_run(pipeline: Pipeline, summary: RunSummary, loader_file_format: str) -> None:
     """Append the run's record to `sync_runs` (what `status` reports as budget use and run history)."""
     pipeline.run(
         [summary.record()],
         table_name="sync_runs",
         columns={"error": {"data_type": "text", "nullable": True}},
         write_disposition="append",
-        loader_file_format=loader_file_format(settings),
+        loader_file_format=loader_file_format,
     )
 
 

@@ -1,38 +1,70 @@
 """dlt source for the Livello Open Platform API.
 
-`livello_source(ctx, resources)` builds one dlt resource per selected endpoint of `endpoints.ENDPOINTS`. The
-pipeline (pipelines/sync.py) creates one source per load: a snapshot load for the full listings and per-run
-snapshots, then one load per backfill window for the incremental endpoints, all sharing one `RunContext`
-(client, cached kiosk list, the windows of the current load)."""
+`livello_source()` builds one dlt resource per row of `endpoints.ENDPOINTS`. Called with no arguments it takes
+its configuration from dlt's providers (`.dlt/config.toml`, `.dlt/secrets.toml`, `SOURCES__LIVELLO__*`
+environment variables) and reads each incremental resource from its cursor minus the lookback to now:
+
+    pipeline = dlt.pipeline(destination="duckdb")
+    pipeline.run(livello_source().with_resources("kiosks", "products"))
+
+`livello-sync run` (pipelines/sync.py) passes its own `RunContext` instead: one client and its counters for
+the whole run, and the windows a planner chose for each load (checkpointed backfills, count-verified
+lookback).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
+from typing import Any
 
 import dlt
 from dlt.extract.resource import DltResource
 
-from sources.livello.endpoints import BY_NAME, ENDPOINTS, RESOURCE_NAMES, WINDOWED, Endpoint
-from sources.livello.resources import RunContext, SourceOptions, Window, build_resource
-
-SOURCE_NAME = "livello"
+from sources.livello.config import ClientSettings, SourceSettings, resolve
+from sources.livello.context import RunContext, Window
+from sources.livello.endpoints import ENDPOINTS, RESOURCE_NAMES, Endpoint
+from sources.livello.errors import ScopeError
+from sources.livello.rows import column_hints
+from sources.livello.state import SOURCE_NAME
 
 __all__ = [
     "ENDPOINTS",
     "RESOURCE_NAMES",
     "SOURCE_NAME",
-    "WINDOWED",
     "Endpoint",
     "RunContext",
-    "SourceOptions",
     "Window",
+    "build_resource",
     "livello_source",
 ]
 
 
+def default_context() -> RunContext:
+    """A context from dlt's configuration: a fresh client, no planner."""
+    from sources.livello.client import LivelloClient
+
+    return RunContext(LivelloClient(resolve(ClientSettings)), resolve(SourceSettings))
+
+
 @dlt.source(name=SOURCE_NAME)
-def livello_source(ctx: RunContext, resources: Sequence[str] = RESOURCE_NAMES) -> list[DltResource]:
-    unknown = sorted(set(resources) - set(BY_NAME))
-    if unknown:
-        raise ValueError(f"unknown resources: {', '.join(unknown)}")
-    return [build_resource(ctx, BY_NAME[name]) for name in resources]
+def livello_source(context: RunContext | None = None) -> list[DltResource]:
+    ctx = context or default_context()
+    return [build_resource(ctx, endpoint) for endpoint in ENDPOINTS]
+
+
+def build_resource(ctx: RunContext, endpoint: Endpoint) -> DltResource:
+    def rows() -> Iterator[Any]:
+        assert endpoint.reader is not None
+        try:
+            yield from endpoint.reader(ctx, endpoint)
+        except ScopeError as error:  # a 403 for a scope the token lacks: skip this resource, keep the others
+            ctx.skip(endpoint.resource, error.scope or endpoint.scope)
+
+    rows.__name__ = endpoint.resource
+    return dlt.resource(
+        rows,
+        name=endpoint.resource,
+        write_disposition=endpoint.write_disposition,
+        primary_key=list(endpoint.primary_key) or None,
+        columns=column_hints(endpoint),
+    )

@@ -156,8 +156,9 @@ class SourceSettings(BaseConfiguration):
     # User e-mail, names, mobile and address are replaced by keyed HMAC tokens unless switched off.
     pseudonymize_users: bool = True
     pseudonymization_key: TSecretStrValue | None = None
-    # The API cannot list promocodes: the 5-digit codes to read, one request each.
-    promocodes: Any = None
+    # The API cannot list promocodes: the 5-digit codes to read, one request each. A list in TOML, a JSON list
+    # or "12345,23456" in the environment (dlt hands a TOML list to a str field as JSON).
+    promocodes: str | None = None
 
     def on_resolved(self) -> None:
         self.validate()

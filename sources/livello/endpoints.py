@@ -1,29 +1,80 @@
 """The endpoint table: every Livello read endpoint the source syncs, on one screen.
 
-Table names and keys are fixed by docs/decisions.md (users' SQL and the marts depend on them). Primary keys
-are given in dlt's snake_case column names. `paging` is the contract's pagination style (None: one un-paged
-response). `fan_out` repeats the call per organization or per kiosk, filling `{id}` / `{serial_number}` in the
-path. `window` marks incremental endpoints read in ascending order of `cursor` over [start, end] date windows.
-`decimals` lists money/measure fields (dotted paths, `[]` for list items) that must arrive as Decimal even
-when the API sends an integer, so a column never starts as bigint and later splits into a dlt variant column.
-`builder` names a small function in resources.py for endpoints that need more than the generic reader."""
+Each row says everything that makes one endpoint differ from another: its path, scope, table disposition and
+key (snake_case column names), paging style, fan-out, how it is read incrementally (cursor, window parameters,
+order, how a planner sizes its windows, whether its lookback can be verified by count), and the reader that
+turns its responses into rows. Most rows use the generic readers; the special ones are small named functions
+in readers.py. Adding a plain paged endpoint is one row here.
+
+Table names and keys are fixed by docs/decisions.md (users' SQL and the marts depend on them). `decimals`
+lists money/measure fields (dotted paths, `[]` for list items) that must arrive as Decimal even when the API
+sends an integer, so a column never starts as bigint and later splits into a dlt variant column.
+
+The contract has 31 GET paths; these 14 rows sync 14 of them. The other 17, and why not: the 11 analytics
+paths besides temperature (sales, top-kiosks, top-products, transaction kpis, peak-hour, daily-profit,
+payment-types, product-lifecycle, refill stats, low-stock, product-stats) are aggregates the marts compute
+from the raw rows (`livello-sync reconcile` reads them to prove the marts right);
+`/kiosks/{serialNumber}/session` is a kiosk's live session (nothing to keep); the five single-record reads
+(`/products/{id}`, `/transactions/{id}`, `/refills/{id}`, `/organizations/{id}`, `/users/{id}`) return rows
+the listings hold. `/promocodes/{code}` is synced although it is a single-record read, because the API cannot
+list promocodes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
+from sources.livello import readers
+from sources.livello.config import SourceSettings
+from sources.livello.context import RunContext
+
 Paging = Literal["page", "skip", "offset"]
-FanOut = Literal["organization", "kiosk"]
+Reader = Callable[[RunContext, "Endpoint"], Iterator[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
-class WindowSpec:
-    """How an incremental endpoint is read over a time window, in ascending cursor order."""
+class Order:
+    """The query parameters that ask for oldest-first and newest-first order (reading, probing, counting)."""
 
+    ascending: Mapping[str, Any]
+    descending: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How an endpoint is read over time windows, advancing a cursor kept in resource state.
+
+    `sizing` says how a planner cuts history into windows (each one load): "rows" sizes them from the data's
+    density, measured with two limit=1 probes in `order`; "span" uses the longest span the contract allows one
+    request (`max_span`, per temperature granularity), which every request of the endpoint must respect.
+    `verify_lookback`: the vendor never deletes these rows nor changes their cursor value, so equal counts of
+    a range in the API and the warehouse mean nothing is missing (pipelines/lookback.py)."""
+
+    cursor: str
     start_param: str
     end_param: str
-    ascending: dict[str, Any]  # the query parameters that request oldest-first order
+    sizing: Literal["rows", "span"] = "rows"
+    order: Order | None = None
+    verify_lookback: bool = False
+    max_span: Mapping[str, timedelta] = field(default_factory=dict)
+
+    def span(self, settings: SourceSettings) -> timedelta | None:
+        """The longest window one request may cover (None: unlimited)."""
+        return self.max_span.get(settings.temperature_granularity) if self.sizing == "span" else None
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """One call per row of a shared listing: the row's `key` goes into the path placeholder or query parameter
+    named `into`, and into column `column` of every row the call returns when given."""
+
+    over: Endpoint
+    key: str
+    into: str
+    column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,59 +84,108 @@ class Endpoint:
     scope: str
     write_disposition: Any
     primary_key: tuple[str, ...] = ()
-    paging: Paging | None = None
+    paging: Paging | None = None  # the contract's pagination style (None: one un-paged response)
     fan_out: FanOut | None = None
-    cursor: str | None = None
-    window: WindowSpec | None = None
+    incremental: Incremental | None = None
+    # None: the generic reader, `read_windows` for an incremental endpoint, else `read_listing`.
+    reader: Reader | None = None
     decimals: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
-    builder: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    pii: tuple[str, ...] = ()  # personal data, pseudonymized before it leaves the source
+    params: Mapping[str, Any] = field(default_factory=dict)
+    path_settings: Mapping[str, str] = field(default_factory=dict)  # path placeholder -> SourceSettings field
+    shared: bool = False  # read once per run; fan-outs and planning reuse its rows
+    each_run: bool = False  # incremental, and also read in every run's first load (re-reading open records)
+    configured_by: str | None = None  # a SourceSettings list naming what to read; nothing named: skipped
+    deletes_unlisted: bool = False  # a full listing: keys it no longer lists are deleted
+
+    def __post_init__(self) -> None:
+        if self.reader is None:
+            generic = readers.read_windows if self.incremental else readers.read_listing
+            object.__setattr__(self, "reader", generic)
+        if self.fan_out is not None:
+            assert self.fan_out.over.shared, f"{self.resource} fans out over an unshared listing"
 
     @property
-    def incremental(self) -> bool:
-        return self.window is not None or self.builder == "temperature"
+    def scopes(self) -> tuple[str, ...]:
+        """Every scope reading this endpoint needs: its own and the fan-out listing's."""
+        own = (self.scope,)
+        return (
+            own
+            if self.fan_out is None or self.fan_out.over.scope == self.scope
+            else (
+                *own,
+                self.fan_out.over.scope,
+            )
+        )
+
+    def configured(self, settings: SourceSettings) -> tuple[str, ...]:
+        """The keys configuration names for a `configured_by` endpoint (empty: nothing to read)."""
+        return tuple(getattr(settings, self.configured_by)) if self.configured_by else ()
+
+    def reads_in_load(self, *, first_load: bool, has_window: bool) -> bool:
+        """Whether the endpoint has work in a load of a planned run (snapshots go in the first load)."""
+        if self.incremental is None:
+            return first_load
+        return has_window or (self.each_run and first_load)
 
 
-_CREATED_ASC = WindowSpec("startDate", "endDate", {"sort": 1})  # default sort column: created
-_ALERTS_ASC = WindowSpec("startDateFrom", "startDateTo", {"orderBy": "startDate", "orderDirection": "ASC"})
+_CREATED = Incremental(
+    "created", "startDate", "endDate", order=Order({"sort": 1}, {"sort": -1}), verify_lookback=True
+)
 _SCD2 = {"disposition": "merge", "strategy": "scd2"}
 
 # fmt: off
+ORGANIZATIONS = Endpoint("organizations", "/organizations", "organizations:read", "merge", ("id",),
+                         paging="skip", shared=True)
+KIOSKS = Endpoint("kiosks", "/kiosks", "kiosks:read", "merge", ("serial_number",), paging="page", shared=True,
+                  decimals=("latestTemperature", "todaySalesTotal"))
+_EACH_ORGANIZATION = FanOut(ORGANIZATIONS, key="id", into="id", column="organization_id")
+_EACH_KIOSK = FanOut(KIOSKS, key="serialNumber", into="serial_number")
+
 ENDPOINTS: tuple[Endpoint, ...] = (
-    # resource / path / scope / write disposition / primary key (snake_case) / reading
-    Endpoint("organizations", "/organizations", "organizations:read", "merge", ("id",), paging="skip"),
+    ORGANIZATIONS,
     Endpoint("vat_rates", "/organizations/{id}/vat", "organizations:read", "merge", ("organization_id", "id"),
-             fan_out="organization", decimals=("value",)),
+             fan_out=_EACH_ORGANIZATION, decimals=("value",)),
     Endpoint("organization_product_lines", "/organizations/{id}/product-lines", "products:read", "merge",
-             ("_id",), fan_out="organization", builder="organization_product_lines",
+             ("_id",), fan_out=_EACH_ORGANIZATION, reader=readers.read_product_lines, deletes_unlisted=True,
              decimals=("price", "vatRate")),
-    Endpoint("kiosks", "/kiosks", "kiosks:read", "merge", ("serial_number",), paging="page",
-             decimals=("latestTemperature", "todaySalesTotal")),
+    KIOSKS,
     Endpoint("kiosk_details", "/kiosks/{serial_number}", "kiosks:read", "merge", ("serial_number",),
-             fan_out="kiosk", drop=("inventory",), decimals=("controller.preAuth",)),
+             fan_out=_EACH_KIOSK, drop=("inventory",), decimals=("controller.preAuth",)),
     Endpoint("kiosk_inventory", "/kiosks/{serial_number}/inventory", "inventory:read", "append",
-             fan_out="kiosk", builder="kiosk_inventory",
+             fan_out=FanOut(KIOSKS, key="serialNumber", into="serial_number", column="kiosk_serial_number"),
+             reader=readers.read_inventory,
              decimals=("surfaceSize", "productLineData.price", "productLineData.vatRate",
                        "productLineData.cost")),
     # A full listing every run: scd2 versions changed rows, retires products missing from the listing.
     Endpoint("products", "/products", "products:read", _SCD2, ("id",), paging="page",
              decimals=("cost", "weight", "vatRate")),
     Endpoint("transactions", "/transactions", "transactions:read", "merge", ("id",), paging="skip",
-             cursor="created", window=_CREATED_ASC,
+             incremental=_CREATED,
              decimals=("total", "discountTotal", "itemsPurchased[].price", "itemsPurchased[].vatRate",
                        "itemsPurchased[].discount", "itemsPurchased[].total", "itemsPurchased[].cost")),
-    Endpoint("refills", "/refills", "refills:read", "merge", ("id",), paging="skip",
-             cursor="created", window=_CREATED_ASC,
+    Endpoint("refills", "/refills", "refills:read", "merge", ("id",), paging="skip", incremental=_CREATED,
              decimals=("itemsReplenished[].cost", "itemsReplenished[].price")),
-    Endpoint("users", "/users", "users:read", "merge", ("id",), paging="skip", builder="users"),
-    Endpoint("alerts", "/alerts", "alerts:read", "merge", ("id",), paging="offset",
-             cursor="startDate", window=_ALERTS_ASC, builder="alerts"),
+    Endpoint("users", "/users", "users:read", "merge", ("id",), paging="skip",
+             pii=("email", "firstName", "lastName", "mobile", "address")),
+    # Alerts change after creation (status) and the list has no updated-since filter: new ones by start date,
+    # and every alert not yet resolved re-read each run.
+    Endpoint("alerts", "/alerts", "alerts:read", "merge", ("id",), paging="offset", each_run=True,
+             incremental=Incremental("startDate", "startDateFrom", "startDateTo", order=Order(
+                 {"orderBy": "startDate", "orderDirection": "ASC"},
+                 {"orderBy": "startDate", "orderDirection": "DESC"})),
+             reader=readers.read_alerts),
     Endpoint("alert_types", "/alerts/types", "alerts:read", "replace"),
     Endpoint("temperature", "/analytics/temperature/{granularity}", "reports:read", "merge",
              ("kiosk_serial_number", "sensor_position", "granularity", "bucket_start"),
-             fan_out="kiosk", cursor="bucket_start", builder="temperature", decimals=("value", "min", "max")),
-    Endpoint("promocodes", "/promocodes/{code}", "promocodes:read", "merge", ("code",), builder="promocodes",
+             fan_out=FanOut(KIOSKS, key="serialNumber", into="kioskSerialNumber"),
+             path_settings={"granularity": "temperature_granularity"},
+             incremental=Incremental("bucket_start", "startDate", "endDate", sizing="span", max_span={
+                 "hourly": timedelta(days=31), "minutely": timedelta(hours=24)}),
+             reader=readers.read_temperature, decimals=("value", "min", "max")),
+    Endpoint("promocodes", "/promocodes/{code}", "promocodes:read", "merge", ("code",),
+             configured_by="promocode_list", reader=readers.read_configured,
              decimals=("balance", "config.rules[].discountFlat", "config.rules[].discountPercentage",
                        "config.rules[].cappingFlat", "config.rules[].cappingPercentage")),
 )
@@ -93,8 +193,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 BY_NAME: dict[str, Endpoint] = {e.resource: e for e in ENDPOINTS}
 RESOURCE_NAMES: tuple[str, ...] = tuple(BY_NAME)
-# Read over date windows (checkpointed backfill, cursor + lookback); everything else is a per-run snapshot.
-WINDOWED: tuple[str, ...] = tuple(e.resource for e in ENDPOINTS if e.incremental)
 
-# Temperature: the contract caps one request's window per granularity.
-TEMPERATURE_MAX_WINDOW_HOURS = {"hourly": 31 * 24, "minutely": 24}
+
+def select(names: Iterator[str] | tuple[str, ...] | list[str] | None = None) -> tuple[Endpoint, ...]:
+    """The endpoints named (all when None), in table order (shared listings before their fan-outs)."""
+    if names is None:
+        return ENDPOINTS
+    wanted = set(names)
+    unknown = sorted(wanted - set(BY_NAME))
+    if unknown:
+        raise ValueError(f"unknown resources: {', '.join(unknown)}; known: {', '.join(RESOURCE_NAMES)}")
+    return tuple(e for e in ENDPOINTS if e.resource in wanted)

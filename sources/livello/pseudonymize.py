@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from typing import Any
 
-PII_FIELDS: tuple[str, ...] = ("email", "firstName", "lastName", "mobile", "address")
 TOKEN_HEX_CHARS = 32  # 128 bits: collision-free for any realistic user count, shorter to read and store
 
 
@@ -39,10 +39,10 @@ class Pseudonymizer:
             return [self._value(v, field_name) for v in value]
         return self.token(str(value), field_name=field_name)
 
-    def user(self, user: dict[str, Any]) -> dict[str, Any]:
-        """A copy of `user` with every PII field replaced by its token (nested address fields one by one)."""
-        out = dict(user)
-        for name in PII_FIELDS:
+    def pseudonymize(self, row: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+        """A copy of `row` with each of `fields` replaced by its token (nested fields one by one)."""
+        out = dict(row)
+        for name in fields:
             if name in out:
                 out[name] = self._value(out[name], name)
         return out

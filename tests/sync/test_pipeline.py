@@ -318,12 +318,9 @@ def test_max_duration_pauses_and_the_next_run_resumes(
 
 def test_two_runs_cannot_overlap(sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer) -> None:
     from pipelines.lock import pipeline_lock
-    from pipelines.settings import SyncSettings
+    from pipelines.settings import Warehouse
 
-    name = SyncSettings(
-        base_url="",
-        client_id="",
-        client_secret="",
+    name = Warehouse(
         destination=warehouse.destination,
         dataset=warehouse.dataset,
         duckdb_path=str(warehouse.duckdb_path) if warehouse.duckdb_path else None,

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
-from pipelines.plan import split
-from pipelines.settings import ConfigError, parse_duration, parse_since
-from sources.livello.endpoints import ENDPOINTS
+from pipelines.settings import parse_duration, parse_since
+from sources.livello.config import SettingError
+from sources.livello.context import Window, split
+from sources.livello.endpoints import BY_NAME, ENDPOINTS
 from sources.livello.pseudonymize import Pseudonymizer
-from sources.livello.resources import Window, prepare
+from sources.livello.rows import prepare
+
+USER_PII = BY_NAME["users"].pii
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -39,8 +42,10 @@ def test_endpoint_table_matches_the_contract(openapi_spec: dict[str, Any]) -> No
         names = {p.get("name") for p in operation.get("parameters", []) if isinstance(p, dict)}
         if endpoint.paging in ("skip", "offset", "page"):
             assert endpoint.paging in names, endpoint.resource
-        if endpoint.window is not None:
-            assert {endpoint.window.start_param, endpoint.window.end_param} <= names, endpoint.resource
+        if endpoint.incremental is not None:
+            assert {endpoint.incremental.start_param, endpoint.incremental.end_param} <= names, (
+                endpoint.resource
+            )
 
 
 def test_pseudonymization_is_keyed_stable_and_leaves_other_fields() -> None:
@@ -54,9 +59,9 @@ def test_pseudonymization_is_keyed_stable_and_leaves_other_fields() -> None:
         "status": "ACTIVE",
     }
     one, other = Pseudonymizer("key-1"), Pseudonymizer("key-2")
-    a, b = one.user(user), one.user({**user, "email": "ann@example.com"})
+    a, b = one.pseudonymize(user, USER_PII), one.pseudonymize({**user, "email": "ann@example.com"}, USER_PII)
     assert a["email"] == b["email"] and len(a["email"]) == 32 and "ann" not in a["email"]
-    assert other.user(user)["email"] != a["email"]
+    assert other.pseudonymize(user, USER_PII)["email"] != a["email"]
     assert a["firstName"] != a["lastName"] and a["mobile"] is None
     assert a["address"]["city"] != "Bern" and a["status"] == "ACTIVE" and a["id"] == 7
     assert "key-1" not in repr(one)
@@ -79,9 +84,9 @@ def test_durations_and_dates_are_read_or_rejected_clearly() -> None:
     assert parse_duration("90m", what="x") == timedelta(minutes=90)
     assert parse_duration("2d", what="x") == timedelta(days=2)
     assert parse_since("2026-03-01") == T0
-    with pytest.raises(ConfigError):
+    with pytest.raises(SettingError):
         parse_duration("soon", what="--lookback")
-    with pytest.raises(ConfigError):
+    with pytest.raises(SettingError):
         parse_since("yesterday")
 
 
@@ -111,11 +116,10 @@ def test_cli_exits_2_on_bad_usage_and_missing_configuration(
 
 
 def test_each_warehouse_location_has_its_own_pipeline_state(tmp_path) -> None:
-    from pipelines.settings import SyncSettings
+    from pipelines.settings import Warehouse
 
     def name(**where: str) -> str:
-        settings = SyncSettings(base_url="", client_id="", client_secret="", dataset="livello", **where)
-        return settings.pipeline_name
+        return Warehouse(dataset="livello", **where).pipeline_name
 
     first, second = str(tmp_path / "a.duckdb"), str(tmp_path / "b.duckdb")
     assert name(duckdb_path=first) == name(duckdb_path=first)

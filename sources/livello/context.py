@@ -1,0 +1,170 @@
+"""What the resources of one source share: HTTP client, settings, per-run listings, the windows to read.
+
+A `RunContext` lives for one run, however many dlt loads the run makes. It reads each shared listing (the
+organizations and the kiosks, which fan-outs and planning need) at most once, and says which time windows an
+incremental resource reads in the current load: the windows a planner chose (pipelines/plan.py, one window per
+load, so each load commits its rows and the resource's position together), or, when the source is used on its
+own in somebody's dlt pipeline, the range from the resource's cursor (minus the lookback) to now."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sources.livello.config import SettingError, SourceSettings, setting_names
+from sources.livello.pseudonymize import Pseudonymizer
+
+if TYPE_CHECKING:
+    from sources.livello.client import LivelloClient
+    from sources.livello.endpoints import Endpoint
+    from sources.livello.state import Progress
+
+log = logging.getLogger("livello_sync.source")
+
+PAGE_SIZE = 100  # the contract's maximum page size
+
+
+# -- time ----------------------------------------------------------------------------------------------------
+def to_utc(value: str | datetime) -> datetime:
+    moment = (
+        value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def api_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds, the form the contract's examples use."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) in UTC; `end` None is the open newest window (no end date sent: the API's now ends it),
+    `start` None reads from the oldest row the API has."""
+
+    start: datetime | None
+    end: datetime | None = None
+    # Count-verified lookback (pipelines/lookback.py): [start, verified_until) held as many rows in the
+    # warehouse as the API reports, except in the `reread` sub-windows; only those and [verified_until, end)
+    # are read. None: the whole window is read.
+    verified_until: datetime | None = None
+    reread: tuple[Window, ...] = ()
+
+    def ranges(self) -> list[Window]:
+        """The plain windows actually requested, oldest first."""
+        if self.verified_until is None:
+            return [self]
+        return [*self.reread, Window(self.verified_until, self.end)]
+
+    def params(self, start_param: str, end_param: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.start is not None:
+            out[start_param] = api_time(self.start)
+        if self.end is not None:
+            # The API's windows are inclusive at both ends; stop 1 ms short so adjacent windows never overlap.
+            out[end_param] = api_time(self.end - timedelta(milliseconds=1))
+        return out
+
+    def __str__(self) -> str:
+        start = api_time(self.start) if self.start else "the oldest row"
+        end = api_time(self.end) if self.end else "now"
+        return f"{start} .. {end}"
+
+
+def split(start: datetime, end: datetime, size: timedelta) -> list[Window]:
+    """Closed windows of `size` from `start` until the one containing `end`, which is left open."""
+    windows: list[Window] = []
+    cursor = start
+    while cursor + size <= end:
+        windows.append(Window(cursor, cursor + size))
+        cursor += size
+    windows.append(Window(cursor, None))
+    return windows
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+@dataclass
+class RunContext:
+    """Everything the resources of one run share. `windows` is set by a planner before each load; None means
+    no planner: each incremental resource reads from its own cursor (minus the lookback) to now."""
+
+    client: LivelloClient
+    settings: SourceSettings = field(default_factory=SourceSettings)
+    snapshot_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    windows: dict[str, Window] | None = None
+    # Per-run snapshots (inventory, the re-read of open alerts) happen in the run's first load only.
+    first_load: bool = True
+    skipped: dict[str, str] = field(default_factory=dict)  # resource -> reason (missing scope)
+    warnings: list[str] = field(default_factory=list)
+    _listings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _pseudonymizer: Pseudonymizer | None = None
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning(message)
+
+    def skip(self, resource: str, scope: str) -> None:
+        if resource not in self.skipped:
+            self.skipped[resource] = f"missing scope {scope}"
+            self.warn(f"skipping {resource} for this run: the API client lacks the scope '{scope}'")
+
+    def listing(self, endpoint: Endpoint) -> list[dict[str, Any]]:
+        """Every row of a shared listing (organizations, kiosks), read at most once per run."""
+        if endpoint.resource not in self._listings:
+            assert endpoint.paging is not None, f"{endpoint.resource} is not a paged listing"
+            self._listings[endpoint.resource] = [
+                row
+                for page in self.client.paginate(endpoint.path, endpoint.paging, {}, page_size=PAGE_SIZE)
+                for row in page
+            ]
+        return self._listings[endpoint.resource]
+
+    @property
+    def pseudonymizer(self) -> Pseudonymizer | None:
+        """The keyed pseudonymizer for PII fields; None when switched off. A missing key is a SettingError."""
+        if not self.settings.pseudonymize_users:
+            return None
+        if self._pseudonymizer is None:
+            key = self.settings.pseudonymization_key
+            if not key:
+                raise SettingError(
+                    f"user PII is pseudonymized by default and needs a key: set "
+                    f"{setting_names('pseudonymization_key')}, or opt out with "
+                    f"{setting_names('pseudonymize_users')} = false"
+                )
+            self._pseudonymizer = Pseudonymizer(str(key))
+        return self._pseudonymizer
+
+    def windows_to_read(self, endpoint: Endpoint, progress: Progress) -> Iterator[Window]:
+        """The windows `endpoint` reads in this load: the planned one, or (no planner) its cursor to now."""
+        if self.windows is not None:
+            if endpoint.resource in self.windows:
+                yield self.windows[endpoint.resource]
+            return
+        yield from self._unplanned_windows(endpoint, progress)
+
+    def _unplanned_windows(self, endpoint: Endpoint, progress: Progress) -> Iterator[Window]:
+        incremental = endpoint.incremental
+        assert incremental is not None
+        lookback = self.settings.lookback_period
+        start = progress.backfill_next or (progress.cursor - lookback if progress.cursor else None)
+        span = incremental.span(self.settings)
+        if span is None:
+            yield Window(start, None)
+            return
+        # A span-limited endpoint needs a start: the oldest kiosk's creation, else one lookback back.
+        if start is None:
+            created = [
+                to_utc(k["createdAt"]) for k in self.listing(endpoint.fan_out.over) if k.get("createdAt")
+            ]
+            start = min(created) if created else self.snapshot_at - lookback
+        yield from split(floor_hour(start), self.snapshot_at, span)

@@ -1,0 +1,297 @@
+"""How the source reads an endpoint: the generic readers the endpoint table uses for most rows, and the small
+special readers beside them. A reader takes the run's context and its endpoint row and yields batches of rows
+for dlt; everything that differs between endpoints comes from the row's declared fields."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sources.livello import state
+from sources.livello.context import PAGE_SIZE, RunContext, Window, api_time, to_utc
+from sources.livello.errors import NotFoundError
+from sources.livello.rows import DELETED_FLAG, Dedup, key_fields, prepare
+
+if TYPE_CHECKING:
+    from sources.livello.endpoints import Endpoint
+
+Batches = Iterator[list[dict[str, Any]]]
+_PLACEHOLDER = re.compile(r"\{[^}]+\}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of an endpoint: its path and query, and the columns its rows gain."""
+
+    path: str
+    params: dict[str, Any]
+    extra: dict[str, Any]
+
+
+def calls(ctx: RunContext, endpoint: Endpoint, params: dict[str, Any] | None = None) -> Iterator[Call]:
+    """The requests of one reading: one, or one per row of the fan-out's listing."""
+    path = endpoint.path
+    for placeholder, setting in endpoint.path_settings.items():
+        path = path.replace("{" + placeholder + "}", str(getattr(ctx.settings, setting)))
+    query = {**endpoint.params, **(params or {})}
+    fan_out = endpoint.fan_out
+    if fan_out is None:
+        yield Call(path, query, {})
+        return
+    for row in ctx.listing(fan_out.over):
+        key = row[fan_out.key]
+        extra = {fan_out.column: key} if fan_out.column else {}
+        placeholder = "{" + fan_out.into + "}"
+        if placeholder in path:
+            yield Call(path.replace(placeholder, str(key)), query, extra)
+        else:
+            yield Call(path, {**query, fan_out.into: key}, extra)
+
+
+def _pages(ctx: RunContext, endpoint: Endpoint, call: Call) -> Batches:
+    if endpoint.paging:
+        yield from ctx.client.paginate(call.path, endpoint.paging, call.params, page_size=PAGE_SIZE)
+        return
+    body = ctx.client.get(call.path, call.params or None)
+    if isinstance(body, list):
+        yield body
+    elif body is not None:
+        yield [body]
+
+
+def _each_call(
+    ctx: RunContext, endpoint: Endpoint, params: dict[str, Any] | None = None
+) -> Iterator[tuple[Call, Batches]]:
+    """Every call with its pages; a fanned-out call whose target vanished since the listing is skipped."""
+    for call in calls(ctx, endpoint, params):
+        pages = _pages(ctx, endpoint, call)
+        try:
+            first = next(pages, None)
+        except NotFoundError:
+            if endpoint.fan_out is None:
+                raise
+            ctx.warn(f"{endpoint.resource}: {call.path} no longer exists; skipped")
+            continue
+        if first is not None:
+            yield call, _chain(first, pages)
+
+
+def _chain(first: list[dict[str, Any]], rest: Batches) -> Batches:
+    yield first
+    yield from rest
+
+
+# -- generic readers -----------------------------------------------------------------------------------------
+def read_listing(ctx: RunContext, endpoint: Endpoint) -> Batches:
+    """A full listing each run: paged, a single response, or one call per row of a fan-out."""
+    dedup = Dedup.of(endpoint)
+    pseudonymizer = ctx.pseudonymizer if endpoint.pii else None
+    if endpoint.shared:  # read once per run for planning and fan-outs: no second request
+        yield [prepare(endpoint, r, None, pseudonymizer) for r in ctx.listing(endpoint) if dedup.fresh(r)]
+        return
+    for call, pages in _each_call(ctx, endpoint):
+        for page in pages:
+            rows = (prepare(endpoint, r, call.extra, pseudonymizer) for r in page)
+            batch = [r for r in rows if dedup.fresh(r)]
+            if batch:
+                yield batch
+
+
+def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None) -> Batches:
+    """Rows of an incremental listing over this load's windows, oldest first, advancing the resource's
+    position in its state (committed with the rows)."""
+    incremental = endpoint.incremental
+    assert incremental is not None and incremental.order is not None and endpoint.paging is not None
+    resource = state.live()
+    dedup = dedup or Dedup.of(endpoint)
+    for window in list(ctx.windows_to_read(endpoint, resource.progress)):
+        newest: datetime | None = None
+        count = 0  # rows of the last (newest) range: the density estimate must not count skipped history
+        for part in window.ranges():
+            params = {
+                **incremental.order.ascending,
+                **part.params(incremental.start_param, incremental.end_param),
+            }
+            count = 0
+            for page in ctx.client.paginate(endpoint.path, endpoint.paging, params, page_size=PAGE_SIZE):
+                batch = []
+                for row in page:
+                    if not dedup.fresh(row):
+                        continue
+                    moment = to_utc(row[incremental.cursor])
+                    newest = moment if newest is None or moment > newest else newest
+                    batch.append(prepare(endpoint, row))
+                count += len(batch)
+                if batch:
+                    yield batch
+        rate = None
+        density_start = window.ranges()[-1].start
+        if newest is not None and density_start is not None and count > 1:
+            rate = count / max(1.0, (newest - density_start).total_seconds() / 3600)
+        resource.advance(newest=newest, next_window=window.end, rows_per_hour=rate)
+
+
+# -- special readers -----------------------------------------------------------------------------------------
+def read_inventory(ctx: RunContext, endpoint: Endpoint) -> Batches:
+    """One snapshot per run: every load cell of every kiosk, stamped with the run's single `snapshot_at`."""
+    for call, pages in _each_call(ctx, endpoint):
+        for cells in pages:
+            extra = {**call.extra, "snapshot_at": ctx.snapshot_at}
+            # An empty cell has productLineData null: leave the key out rather than create an untyped column.
+            yield [
+                prepare(
+                    endpoint, {k: v for k, v in c.items() if v is not None or k != "productLineData"}, extra
+                )
+                for c in cells
+            ]
+
+
+def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
+    """Product lines (current prices) per organization; lines no longer listed are deleted.
+
+    An organization's listing may include its sub-organizations' kiosks, so one product line can come back
+    under several organizations; it is kept once, attributed to the organization that owns its kiosk (from the
+    kiosk list), so `organization_id` does not depend on the order the organizations were read in.
+    """
+    from sources.livello.endpoints import KIOSKS  # the kiosk list says who owns a line's kiosk
+    from sources.livello.errors import ScopeError
+
+    try:
+        owners = {
+            k["serialNumber"]: int(k["orgId"])
+            for k in ctx.listing(KIOSKS)
+            if str(k.get("orgId", "")).isdigit()
+        }
+    except ScopeError:
+        owners = {}
+    assert endpoint.fan_out is not None and endpoint.fan_out.column is not None
+    organizations = {row[endpoint.fan_out.key] for row in ctx.listing(endpoint.fan_out.over)}
+    column = endpoint.fan_out.column
+    dedup = Dedup.of(endpoint)
+    for call, pages in _each_call(ctx, endpoint):
+        org = call.extra[column]
+        rows = []
+        for line in (row for page in pages for row in page):
+            owner = owners.get(line.get("kioskSerialNumber"), org)
+            if owner != org and owner in organizations:
+                continue  # listed again under a parent organization: the owner's listing carries it
+            if dedup.fresh(line):
+                rows.append(prepare(endpoint, line, call.extra))
+        if rows:
+            yield rows
+    # The listing is the current price list: a line it no longer contains (its cell now holds another product)
+    # is deleted from the table. Sales keep their own copy of the price on every line item.
+    resource = state.live()
+    listed = {str(key[0]) for key in dedup.seen}
+    gone = sorted(resource.listed - listed)
+    if gone:
+        yield [{key_fields(endpoint)[0]: line_id, DELETED_FLAG: True} for line_id in gone]
+    resource.set_listed(listed)
+
+
+def read_alerts(ctx: RunContext, endpoint: Endpoint) -> Batches:
+    """New alerts by start date (windowed) and, in a run's first load, every alert not yet resolved re-read.
+
+    The list has no updated-since filter. Re-reading costs two cheap filtered queries, not a full listing:
+    the alerts open now (statuses=open,raised), and, for alerts we hold as open that left that list,
+    the resolved alerts of just their start-date range.
+    """
+    dedup = Dedup.of(endpoint)
+    if ctx.first_load:
+        yield from _reread_open_alerts(ctx, endpoint, dedup)
+    resource = state.live()
+    for batch in read_windows(ctx, endpoint, dedup):
+        _track_alerts(resource, batch)
+        yield batch
+
+
+def _track_alerts(resource: state.ResourceState, rows: list[dict[str, Any]]) -> None:
+    resource.track_open(
+        {str(r["id"]): to_utc(r["startDate"]) for r in rows if r.get("status") != "resolved"},
+        closed=[str(r["id"]) for r in rows if r.get("status") == "resolved"],
+    )
+
+
+def _reread_open_alerts(ctx: RunContext, endpoint: Endpoint, dedup: Dedup) -> Batches:
+    incremental = endpoint.incremental
+    assert incremental is not None and incremental.order is not None and endpoint.paging is not None
+    order = incremental.order.ascending
+    resource = state.live()
+    still_open: list[dict[str, Any]] = []
+    open_now = {**order, "statuses": "open,raised"}
+    for page in ctx.client.paginate(endpoint.path, endpoint.paging, open_now, page_size=PAGE_SIZE):
+        batch = [prepare(endpoint, r) for r in page if dedup.fresh(r)]
+        still_open.extend(batch)
+        if batch:
+            yield batch
+    now_open = {str(r["id"]) for r in still_open}
+    gone = {key: start for key, start in resource.open_records.items() if key not in now_open}
+    if gone:
+        starts = sorted(gone.values())
+        resolved = {
+            **order,
+            "statuses": "resolved",
+            incremental.start_param: api_time(starts[0]),
+            incremental.end_param: api_time(starts[-1] + timedelta(milliseconds=1)),
+        }
+        for page in ctx.client.paginate(endpoint.path, endpoint.paging, resolved, page_size=PAGE_SIZE):
+            batch = [prepare(endpoint, r) for r in page if str(r["id"]) in gone and dedup.fresh(r)]
+            if batch:
+                yield batch
+    # Resolved (or deleted at the vendor): stop re-reading either way.
+    resource.track_open({}, closed=gone)
+    _track_alerts(resource, still_open)
+
+
+def read_temperature(ctx: RunContext, endpoint: Endpoint) -> Batches:
+    """Flat rows (one per kiosk, sensor and bucket) of this load's windows; a request per kiosk and window."""
+    incremental = endpoint.incremental
+    assert incremental is not None
+    granularity = ctx.settings.temperature_granularity
+    span = incremental.span(ctx.settings)
+    resource = state.live()
+    dedup = Dedup.of(endpoint)
+    for window in list(ctx.windows_to_read(endpoint, resource.progress)):
+        newest: datetime | None = None
+        # The open window gets an explicit end too: without endDate the API ends the window at its own "now",
+        # and when its clock is behind ours the window's start can lie after that (400). One maximal window
+        # after the start is always a valid request; buckets after the API's now simply do not exist yet.
+        end = window.end or (window.start + span if window.start and span else None)
+        dates = Window(window.start, end).params(incremental.start_param, incremental.end_param)
+        for call, pages in _each_call(ctx, endpoint, dates):
+            serial = call.params[endpoint.fan_out.into] if endpoint.fan_out else None
+            rows = []
+            for series in (s for page in pages for s in page):
+                for value in series.get("values") or ():
+                    bucket = to_utc(value["date"])
+                    newest = bucket if newest is None or bucket > newest else newest
+                    row = {
+                        "kiosk_serial_number": series.get("kioskSerial") or serial,
+                        "kiosk_name": series.get("kioskName"),
+                        "sensor_position": series.get("sensorPosition"),
+                        "granularity": granularity,
+                        "bucket_start": bucket,
+                        "value": value.get("value"),
+                        "min": value.get("min"),
+                        "max": value.get("max"),
+                    }
+                    if dedup.fresh(row):
+                        rows.append(prepare(endpoint, row))
+            if rows:
+                yield rows
+        resource.advance(newest=newest, next_window=window.end, rows_per_hour=None)
+
+
+def read_configured(ctx: RunContext, endpoint: Endpoint) -> Batches:
+    """Records the API cannot list, read one request each for the keys named in configuration."""
+    assert endpoint.configured_by is not None
+    for key in endpoint.configured(ctx.settings):
+        try:
+            body = ctx.client.get(_PLACEHOLDER.sub(key, endpoint.path, count=1))
+        except NotFoundError:
+            ctx.warn(f"{endpoint.resource}: {key} is unknown to the API; skipped")
+            continue
+        yield [prepare(endpoint, body)]

@@ -1,0 +1,113 @@
+"""What each kind of resource keeps in dlt's resource state, and the one place that reads and writes it.
+
+dlt stores a resource's state in the load package that carries its rows, so data and position commit together.
+Three kinds of resource keep something:
+
+* incremental resources keep a `Progress`: the newest cursor value loaded, the start of the first unfinished
+  window while a backfill is under way, and the rows per hour the last read saw (the next plan's estimate);
+* a resource that re-reads the records it holds as open (alerts) keeps their ids and start dates;
+* a full listing whose vanished keys are deleted (product lines) keeps the keys it listed last.
+
+The dict layout on disk is the one release 0.1.0 wrote (`cursor`, `backfill.next`, `rows_per_hour`, `open`,
+`listed`), so a state written by it resumes unchanged; its never-read `last_window` is dropped on the next
+write. Everything else (the planner, `status`) reads through `of_pipeline`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import dlt
+
+from sources.livello.context import api_time, to_utc
+
+SOURCE_NAME = "livello"
+_OBSOLETE_KEYS = ("last_window",)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an incremental resource stands."""
+
+    cursor: datetime | None = None  # newest cursor value loaded
+    backfill_next: datetime | None = None  # start of the first unfinished backfill window
+    rows_per_hour: float | None = None  # density the last read measured
+
+    @property
+    def in_backfill(self) -> bool:
+        return self.backfill_next is not None
+
+
+@dataclass
+class ResourceState:
+    """A typed view of one resource's state dict (dlt's live one during extract, or a copy)."""
+
+    raw: MutableMapping[str, Any] = field(default_factory=dict)
+
+    # -- incremental progress ----------------------------------------------------------------------------
+    @property
+    def progress(self) -> Progress:
+        backfill = self.raw.get("backfill") or {}
+        cursor, resume = self.raw.get("cursor"), backfill.get("next")
+        rate = self.raw.get("rows_per_hour")
+        return Progress(
+            cursor=to_utc(cursor) if cursor else None,
+            backfill_next=to_utc(resume) if resume else None,
+            rows_per_hour=float(rate) if rate is not None else None,
+        )
+
+    def advance(
+        self, *, newest: datetime | None, next_window: datetime | None, rows_per_hour: float | None
+    ) -> None:
+        """Record a finished window: the cursor moves to `newest` (never back), the backfill goes on at
+        `next_window` or is complete (None: the open window reached the API's now)."""
+        old = self.progress.cursor
+        if newest is not None and (old is None or old < newest):
+            self.raw["cursor"] = api_time(newest)
+        if next_window is None:
+            self.raw.pop("backfill", None)
+        else:
+            self.raw["backfill"] = {"next": api_time(next_window)}
+        if rows_per_hour is not None:
+            self.raw["rows_per_hour"] = round(rows_per_hour, 3)
+        self._drop_obsolete()
+
+    # -- records held open ---------------------------------------------------------------------------------
+    @property
+    def open_records(self) -> dict[str, datetime]:
+        """Id (as text) -> start of every record the warehouse holds as not yet closed."""
+        return {key: to_utc(start) for key, start in (self.raw.get("open") or {}).items()}
+
+    def track_open(self, opened: Mapping[str, datetime], closed: Iterable[str]) -> None:
+        records = dict(self.raw.get("open") or {})
+        for key in closed:
+            records.pop(key, None)
+        records.update({key: api_time(start) for key, start in opened.items()})
+        self.raw["open"] = records
+        self._drop_obsolete()
+
+    # -- keys of the last full listing -----------------------------------------------------------------------
+    @property
+    def listed(self) -> frozenset[str]:
+        return frozenset(self.raw.get("listed") or ())
+
+    def set_listed(self, keys: Iterable[str]) -> None:
+        self.raw["listed"] = sorted(keys)
+        self._drop_obsolete()
+
+    def _drop_obsolete(self) -> None:
+        for key in _OBSOLETE_KEYS:
+            self.raw.pop(key, None)
+
+
+def live() -> ResourceState:
+    """The state of the resource being extracted (dlt's own dict: writes are committed with the load)."""
+    return ResourceState(dlt.current.resource_state())
+
+
+def of_pipeline(pipeline: Any) -> dict[str, ResourceState]:
+    """Every resource's state as the pipeline holds it (copies: changes are not saved)."""
+    resources = pipeline.state.get("sources", {}).get(SOURCE_NAME, {}).get("resources", {})
+    return {name: ResourceState(dict(raw)) for name, raw in resources.items()}
