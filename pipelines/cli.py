@@ -283,6 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad usage, 0 on --help
         return int(exit_.code or 0)
+    from pipelines.settings import use_project
+    from sources.livello.config import SettingError
+
+    try:
+        use_project()
+    except SettingError as error:
+        _err(str(error))
+        return EXIT_USAGE
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

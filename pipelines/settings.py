@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dlt
 from dlt.common.configuration import configspec
-from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.common.configuration.exceptions import ConfigProviderException, ConfigurationException
 from dlt.common.configuration.specs import BaseConfiguration
 
 from sources.livello.config import (
@@ -34,6 +34,7 @@ from sources.livello.config import (
     check_known,
     invalid,
     known_fields,
+    provider_problem,
     resolve,
     setting_names,
 )
@@ -63,6 +64,18 @@ class PipelineSettings(BaseConfiguration):
 
 
 KNOWN_SETTINGS = known_fields(ClientSettings, SourceSettings, PipelineSettings)
+
+
+def use_project(project_dir: str | Path | None = None) -> None:
+    """Read configuration from `project_dir`/.dlt (default: the working directory), whatever dlt read before
+    in this process: each command starts from the files as they are now."""
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+
+    try:
+        Container()[PluggableRunContext].reload(str(Path(project_dir or Path.cwd()).resolve()))
+    except ConfigProviderException as error:
+        raise SettingError(provider_problem(error)) from None
 
 
 def resolve_checked(spec: type[Any], explicit: dict[str, Any] | None = None) -> Any:

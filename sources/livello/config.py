@@ -221,7 +221,7 @@ def resolve(
             f"missing setting {names}: set it in the environment, .dlt/secrets.toml or .dlt/config.toml"
         ) from None
     except ConfigProviderException as error:
-        raise SettingError(_provider_problem(error)) from None
+        raise SettingError(provider_problem(error)) from None
     except ConfigurationValueError as error:
         raise SettingError(f"invalid setting in [{'.'.join(section)}]: {_first_line(error)}") from None
 
@@ -245,7 +245,7 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _provider_problem(error: ConfigProviderException) -> str:
+def provider_problem(error: ConfigProviderException) -> str:
     paths = getattr(error, "full_paths", None) or []
     detail = str(error).splitlines()[-1].strip() if str(error).strip() else type(error).__name__
     where = next((p for p in paths if os.path.exists(p)), paths[0] if paths else error.provider_name)
@@ -265,7 +265,7 @@ def check_known(known: Iterable[str], section: Sequence[str] = SECTION) -> None:
             for key in provider_section:
                 found.setdefault(key, ".".join((*section, key)))
     except ConfigProviderException as error:
-        raise SettingError(_provider_problem(error)) from None
+        raise SettingError(provider_problem(error)) from None
     unknown = sorted(key for key in found if key not in known_set)
     if unknown:
         key = unknown[0]
