@@ -52,8 +52,8 @@ _RETRYABLE_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Methods that may be repeated after an ambiguous failure (a 5xx, a lost answer).
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# Request extension holding when the request went on the wire, until its pacer has been told how it ended.
-_SENT_AT = "livello.sent_at"
+# Request extension: (its pacer, when it went on the wire), until the pacer has been told how it ended.
+_IN_FLIGHT = "livello.in_flight"
 
 
 class _Retry(Exception):
@@ -194,8 +194,9 @@ class Sender:
 
     def _on_request(self, request: httpx.Request) -> None:
         token_request = self._is_token_request(request)
-        (self._token_pacer if token_request else self.api_pacer).acquire()
-        request.extensions[_SENT_AT] = self._clock()
+        pacer = self._token_pacer if token_request else self.api_pacer
+        pacer.acquire()
+        request.extensions[_IN_FLIGHT] = (pacer, self._clock())
         if token_request:
             self._stats.add(token_requests=1)
         else:
@@ -219,10 +220,11 @@ class Sender:
         A failure can come after the response hook (the body is read later), so the send is settled by
         whichever comes first. Returns when the request was sent (None when it was already settled).
         """
-        sent_at: float | None = request.extensions.pop(_SENT_AT, None)
-        if sent_at is not None:
-            pacer = self._token_pacer if self._is_token_request(request) else self.api_pacer
-            pacer.observe(headers, sent_at=sent_at, received_at=self._clock())
+        in_flight: tuple[RateLimitPacer, float] | None = request.extensions.pop(_IN_FLIGHT, None)
+        if in_flight is None:
+            return None
+        pacer, sent_at = in_flight
+        pacer.observe(headers, sent_at=sent_at, received_at=self._clock())
         return sent_at
 
     # -- waiting ---------------------------------------------------------------------------------------------
