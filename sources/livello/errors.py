@@ -1,14 +1,24 @@
-"""Exceptions raised by the Livello API client.
+"""Exceptions raised by the Livello API client, and the one mapping from an HTTP status to them.
 
 Every message says what failed and which setting to check, and never contains the client secret or a bearer
-token: the client builds messages itself (no httpx exception text that could carry headers) and chains nothing
-that holds a request object (`raise ... from None`).
+token: the client builds messages itself (no httpx exception text that could carry headers, error bodies
+redacted) and chains nothing that holds a request object (`raise ... from None`).
+
+`error_for_status` turns a final answer that is not a 2xx into its exception; the retryable ones (408, 429,
+5xx) come here only when they were the last answer of a request that is not repeated.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from sources.livello.redaction import SECRETS
+
+CREDENTIALS_HINT = "check SOURCES__LIVELLO__CLIENT_ID and SOURCES__LIVELLO__CLIENT_SECRET"
+_SCOPE_DETAIL = re.compile(r"Insufficient scope\.\s*Required:\s*(?P<scope>[\w:.\-]+)", re.IGNORECASE)
 
 
 class LivelloError(Exception):
@@ -83,3 +93,71 @@ class TransientError(LivelloError):
 
 class UnexpectedResponseError(LivelloError):
     """A well-formed response that breaks the contract (for example a page without `total`)."""
+
+
+def error_for_status(
+    status: int, body: Any, *, method: str, path: str, client_id: str, token_url: str | None = None
+) -> LivelloError:
+    """The exception for a final non-2xx answer with its parsed `body`.
+
+    `token_url` is given for the token request, whose 401 and 403 say something else than an API call's. A
+    401 of an API call comes here only after the authentication flow refreshed the token and sent it again.
+    """
+    problem = problem_of(body)
+    text = problem_text(body)
+    where: dict[str, Any] = {"status": status, "path": path, "problem": problem}
+    if status == 401 and token_url is not None:
+        return AuthenticationError(
+            f"Livello rejected the credentials of client {client_id!r} at {token_url} ({text}): "
+            f"{CREDENTIALS_HINT}",
+            **where,
+        )
+    if status == 401:
+        return AuthenticationError(
+            f"The Livello API rejected a freshly issued token for {method} {path} ({text}); the client may "
+            f"have been revoked: {CREDENTIALS_HINT}",
+            **where,
+        )
+    if status == 403 and token_url is not None:
+        return PermissionDeniedError(
+            f"Livello refused a token to client {client_id!r} ({text}); the client's IP allowlist may not "
+            "include this machine",
+            **where,
+        )
+    if status == 403:
+        match = _SCOPE_DETAIL.search(str(problem.get("detail", "")))
+        if match:
+            scope = match.group("scope")
+            return ScopeError(
+                f"{method} {path} needs the scope {scope!r}, which client {client_id!r} lacks; ask Livello "
+                "to grant it or leave this resource out",
+                scope=scope,
+                **where,
+            )
+        return PermissionDeniedError(
+            f"{method} {path} is forbidden for client {client_id!r} ({text})", **where
+        )
+    if status == 404:
+        return NotFoundError(f"{method} {path} found nothing ({text})", **where)
+    if 400 <= status < 500:
+        return BadRequestError(
+            f"{method} {path} was rejected with HTTP {status} ({text}); the request does not match the API "
+            "contract (a parameter, a date or an enum value)",
+            **where,
+        )
+    return UnexpectedResponseError(f"{method} {path} answered HTTP {status} ({text})", **where)
+
+
+def problem_of(body: Any) -> dict[str, Any]:
+    """The RFC 7807 problem of an error body ({} when the body is not a JSON object)."""
+    return dict(body) if isinstance(body, dict) else {}
+
+
+def problem_text(body: Any) -> str:
+    """A short, redacted description of an error body for messages and logs."""
+    if isinstance(body, dict):
+        parts = [str(body[key]) for key in ("title", "detail") if body.get(key)]
+        text = ": ".join(parts) or json.dumps(body, default=str)[:200]
+    else:
+        text = str(body or "no body")[:200]
+    return SECRETS.redact(text)

@@ -26,7 +26,6 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 logger = logging.getLogger("livello_sync.client")
 
@@ -34,15 +33,6 @@ logger = logging.getLogger("livello_sync.client")
 RESET_MARGIN_SECONDS = 0.05
 # Sleeps until a reset longer than this are logged as warnings (shorter ones at debug level).
 WARN_SLEEP_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class RateLimitSnapshot:
-    """What the last response of one bucket said (None before any response)."""
-
-    limit: int | None
-    remaining: int | None
-    reset_seconds: int | None
 
 
 def parse_rate_limit_headers(headers: Mapping[str, str]) -> tuple[int, int, int] | None:
@@ -93,7 +83,6 @@ class RateLimitPacer:
         # Our estimate of what the server has left in the current window, net of our requests in flight.
         self._remaining: float = 0.0
         self._last_header_remaining: int | None = None
-        self._last_header_reset: int | None = None
         # Upper bound of the current window's reset instant (clock units); None when unknown.
         self._reset_at: float | None = None
         self._in_flight = 0
@@ -102,11 +91,6 @@ class RateLimitPacer:
         self._spreading_logged_for: float | None = None
 
     # -- what callers see ----------------------------------------------------------------------------------
-    @property
-    def snapshot(self) -> RateLimitSnapshot:
-        with self._lock:
-            return RateLimitSnapshot(self._limit, self._last_header_remaining, self._last_header_reset)
-
     @property
     def window_seconds(self) -> float:
         """The window length: measured once a reset was observed, else the configured default."""
@@ -151,9 +135,8 @@ class RateLimitPacer:
         return (requests - burst) * to_reset / (min(allowed, threshold) + 1.0)
 
     # -- the two hooks around each request -----------------------------------------------------------------
-    def acquire(self) -> float:
-        """Wait until one more request fits the budget, then count it as in flight; returns seconds slept."""
-        slept = 0.0
+    def acquire(self) -> None:
+        """Wait until one more request fits the budget, then count it as in flight."""
         with self._lock:
             for _ in range(3):  # at most: sleep to the reset, then one spacing sleep in the new window
                 now = self._clock()
@@ -180,7 +163,6 @@ class RateLimitPacer:
                         wait,
                     )
                     self._do_sleep(wait)
-                    slept += wait
                     continue
                 if self._last_sent_at is not None and allowed <= self._spread_threshold():
                     # allowed + 1 slots: the last allowed call goes out before the reset, not at it.
@@ -190,12 +172,10 @@ class RateLimitPacer:
                         self._log_spreading(interval)
                         self._check_wait(wait, f"spacing {self.name} requests over the rate-limit window")
                         self._do_sleep(wait)
-                        slept += wait
                 break
             self._remaining -= 1
             self._in_flight += 1
             self._last_sent_at = self._clock()
-        return slept
 
     def observe(self, headers: Mapping[str, str] | None, *, sent_at: float, received_at: float) -> None:
         """Account for the response (or failure, `headers` None) of a request counted by `acquire`."""
@@ -227,7 +207,6 @@ class RateLimitPacer:
                 self._remaining = min(self._remaining, float(remaining - others))
                 self._reset_at = min(self._reset_at, reset_at)
                 self._last_header_remaining = min(self._last_header_remaining, remaining)
-            self._last_header_reset = reset
 
     # -- internals -------------------------------------------------------------------------------------------
     def _reserve(self) -> float:

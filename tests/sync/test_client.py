@@ -28,6 +28,7 @@ from sources.livello.errors import (
     ScopeError,
     TransientError,
 )
+from sources.livello.redaction import install_redaction
 
 DEMO_ID, DEMO_SECRET = "lv_m2m_demo", "sk_live_demo"
 NOW = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
@@ -45,6 +46,11 @@ def settings_for(sim: SimulatorServer, **overrides: object) -> ClientSettings:
     }
     values.update(overrides)
     return ClientSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def redaction() -> None:
+    install_redaction()  # what the CLI does at start-up
 
 
 @pytest.fixture(scope="module")
