@@ -285,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     from pipelines.settings import use_project
     from sources.livello.config import SettingError
+    from sources.livello.redaction import install_redaction
 
+    install_redaction()  # before anything can log: every logger of the process, dlt's and httpx's included
     try:
         use_project()
     except SettingError as error:
@@ -294,13 +296,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    try:
-        from sources.livello.client import SecretRedactingFilter
-
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(SecretRedactingFilter())
-    except ImportError:
-        pass
     return int(args.handler(args))
 
 

@@ -42,7 +42,9 @@ __all__ = [
 def default_context() -> RunContext:
     """A context from dlt's configuration: a fresh client, no planner."""
     from sources.livello.client import LivelloClient
+    from sources.livello.redaction import install_redaction
 
+    install_redaction()  # the caller's process logs through dlt and httpx too: no secret in any record
     return RunContext(LivelloClient(resolve(ClientSettings)), resolve(SourceSettings))
 
 

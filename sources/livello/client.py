@@ -29,7 +29,7 @@ from sources.livello.auth import BearerTokenAuth
 from sources.livello.config import ClientSettings
 from sources.livello.errors import error_for_status
 from sources.livello.paging import Page, PagingStyle
-from sources.livello.redaction import SECRETS, SecretRedactingFilter
+from sources.livello.redaction import SECRETS
 from sources.livello.stats import ClientStats
 from sources.livello.transport import Sender
 
@@ -39,7 +39,6 @@ __all__ = [
     "LivelloClient",
     "Page",
     "PagingStyle",
-    "SecretRedactingFilter",  # pipelines/cli.py imports it from here
 ]
 
 

@@ -80,15 +80,6 @@ def redact_record(record: logging.LogRecord) -> None:
         record.stack_info = SECRETS.redact(record.stack_info)
 
 
-class SecretRedactingFilter(logging.Filter):
-    """The same redaction as a filter, for one handler or logger (pipelines/cli.py puts it on the root's
-    handlers); `install_redaction()` covers every record without it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        redact_record(record)
-        return True
-
-
 class _RedactingRecordFactory:
     """A log record factory that redacts what the factory it wraps makes."""
 
