@@ -25,7 +25,7 @@ from sources.livello.state import Progress
 
 MIN_WINDOW = timedelta(hours=1)
 MAX_WINDOW = timedelta(days=7)
-# A range no longer than this is read as one open window without probing (a normal nightly run).
+# Without a known density, a range no longer than this is read as one open window without probing.
 SINGLE_WINDOW_RANGE = timedelta(days=7)
 
 
@@ -82,7 +82,11 @@ def plan_by_rows(
     resource = endpoint.resource
     mode, start = start_of(progress, since, lookback)
     known_rate = progress.rows_per_hour
-    if mode == "incremental" and start is not None and now - start <= SINGLE_WINDOW_RANGE:
+    # A normal incremental run is one open window; the probes that size windows are spent only when the
+    # known density predicts more rows than two windows hold, or when no density is known for a long range.
+    if mode == "incremental" and start is not None and (
+        known_rate is not None or now - start <= SINGLE_WINDOW_RANGE
+    ):
         hours = max(1.0, (now - start).total_seconds() / 3600)
         rows = int(known_rate * hours) if known_rate is not None else None
         if rows is None or rows <= 2 * window_rows:  # a normal nightly run: one window, no probes

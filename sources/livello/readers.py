@@ -119,11 +119,11 @@ def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None
             for page in ctx.client.paginate(endpoint.path, endpoint.paging, params, page_size=PAGE_SIZE):
                 batch = []
                 for row in page:
-                    if not dedup.fresh(row):
-                        continue
+                    # A row already yielded in this load (an open alert re-read first) still moves the cursor.
                     moment = to_utc(row[incremental.cursor])
                     newest = moment if newest is None or moment > newest else newest
-                    batch.append(prepare(endpoint, row))
+                    if dedup.fresh(row):
+                        batch.append(prepare(endpoint, row))
                 count += len(batch)
                 if batch:
                     yield batch
