@@ -28,7 +28,7 @@ from sources.livello import paging
 from sources.livello.auth import BearerTokenAuth
 from sources.livello.config import ClientSettings
 from sources.livello.errors import error_for_status
-from sources.livello.paging import Page, PagingStyle
+from sources.livello.paging import Page, PagingStyle, RowKey
 from sources.livello.redaction import SECRETS
 from sources.livello.stats import ClientStats
 from sources.livello.transport import Sender
@@ -165,9 +165,10 @@ class LivelloClient:
         page_size: int = 100,
         *,
         headers: Mapping[str, str] | None = None,
+        key: RowKey | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield the `data` list of each page of a paged listing (see `pages`)."""
-        return (page.data for page in self.pages(path, style, params, page_size, headers=headers))
+        return (page.data for page in self.pages(path, style, params, page_size, headers=headers, key=key))
 
     def pages(
         self,
@@ -177,14 +178,16 @@ class LivelloClient:
         page_size: int = 100,
         *,
         headers: Mapping[str, str] | None = None,
+        key: RowKey | None = None,
     ) -> Iterator[Page]:
-        """Yield every page of a paged listing with the server's `total` (paging.py says how it ends).
+        """Yield every page of a paged listing with the server's `total`, each page checked (paging.py says
+        how it ends and what is refused); `key` identifies a row for the repeat checks.
 
         Ask for an ascending order in `params` when rows may arrive while paging (new rows then land at the
         end).
         """
         return paging.pages(
-            lambda query: self.get(path, query, headers=headers), path, style, params, page_size
+            lambda query: self.get(path, query, headers=headers), path, style, params, page_size, key
         )
 
 

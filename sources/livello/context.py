@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sources.livello.config import SettingError, SourceSettings, setting_names
 from sources.livello.pseudonymize import Pseudonymizer
+from sources.livello.rows import row_key
 
 if TYPE_CHECKING:
     from sources.livello.client import LivelloClient
@@ -123,7 +124,9 @@ class RunContext:
             assert endpoint.paging is not None, f"{endpoint.resource} is not a paged listing"
             self._listings[endpoint.resource] = [
                 row
-                for page in self.client.paginate(endpoint.path, endpoint.paging, {}, page_size=PAGE_SIZE)
+                for page in self.client.paginate(
+                    endpoint.path, endpoint.paging, {}, page_size=PAGE_SIZE, key=row_key(endpoint)
+                )
                 for row in page
             ]
         return self._listings[endpoint.resource]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sources.livello import state
 from sources.livello.context import PAGE_SIZE, RunContext, Window, api_time, to_utc
 from sources.livello.errors import NotFoundError
-from sources.livello.rows import DELETED_FLAG, Dedup, key_fields, prepare
+from sources.livello.rows import DELETED_FLAG, Dedup, key_fields, prepare, row_key
 
 if TYPE_CHECKING:
     from sources.livello.endpoints import Endpoint
@@ -53,7 +53,9 @@ def calls(ctx: RunContext, endpoint: Endpoint, params: dict[str, Any] | None = N
 
 def _pages(ctx: RunContext, endpoint: Endpoint, call: Call) -> Batches:
     if endpoint.paging:
-        yield from ctx.client.paginate(call.path, endpoint.paging, call.params, page_size=PAGE_SIZE)
+        yield from ctx.client.paginate(
+            call.path, endpoint.paging, call.params, page_size=PAGE_SIZE, key=row_key(endpoint)
+        )
         return
     body = ctx.client.get(call.path, call.params or None)
     if isinstance(body, list):
@@ -116,7 +118,10 @@ def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None
                 **part.params(incremental.start_param, incremental.end_param),
             }
             count = 0
-            for page in ctx.client.paginate(endpoint.path, endpoint.paging, params, page_size=PAGE_SIZE):
+            pages = ctx.client.paginate(
+                endpoint.path, endpoint.paging, params, page_size=PAGE_SIZE, key=row_key(endpoint)
+            )
+            for page in pages:
                 batch = []
                 for row in page:
                     # A row already yielded in this load (an open alert re-read first) still moves the cursor.
@@ -222,7 +227,8 @@ def _reread_open_alerts(ctx: RunContext, endpoint: Endpoint, dedup: Dedup) -> Ba
     resource = state.live()
     still_open: list[dict[str, Any]] = []
     open_now = {**order, "statuses": "open,raised"}
-    for page in ctx.client.paginate(endpoint.path, endpoint.paging, open_now, page_size=PAGE_SIZE):
+    key = row_key(endpoint)
+    for page in ctx.client.paginate(endpoint.path, endpoint.paging, open_now, page_size=PAGE_SIZE, key=key):
         batch = [prepare(endpoint, r) for r in page if dedup.fresh(r)]
         still_open.extend(batch)
         if batch:
@@ -237,7 +243,9 @@ def _reread_open_alerts(ctx: RunContext, endpoint: Endpoint, dedup: Dedup) -> Ba
             incremental.start_param: api_time(starts[0]),
             incremental.end_param: api_time(starts[-1] + timedelta(milliseconds=1)),
         }
-        for page in ctx.client.paginate(endpoint.path, endpoint.paging, resolved, page_size=PAGE_SIZE):
+        for page in ctx.client.paginate(
+            endpoint.path, endpoint.paging, resolved, page_size=PAGE_SIZE, key=key
+        ):
             batch = [prepare(endpoint, r) for r in page if str(r["id"]) in gone and dedup.fresh(r)]
             if batch:
                 yield batch

@@ -3,7 +3,7 @@ and each primary key once per load."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,14 @@ def _api_field(column: str) -> str:
 def key_fields(endpoint: Endpoint) -> list[str]:
     """API field names of the primary key."""
     return [_api_field(k) for k in endpoint.primary_key]
+
+
+def row_key(endpoint: Endpoint) -> Callable[[dict[str, Any]], Hashable] | None:
+    """The primary key of an API row, for paging's repeat checks (None when the endpoint has no key)."""
+    fields = key_fields(endpoint)
+    if not fields:
+        return None
+    return lambda row: tuple(row.get(f) for f in fields)
 
 
 def column_hints(endpoint: Endpoint) -> dict[str, Any]:
