@@ -31,18 +31,14 @@ NEW_KIOSKS_PER_DAY = 0.05
 
 
 @dataclass
-class AdvanceSummary:
+class AdvanceSummary(gen.ChangedIds):
     old_now: datetime
     new_now: datetime
     new_transactions: int = 0
     transaction_id_range: list[int] = field(default_factory=list)  # [first, last] inclusive, [] if none
     new_refills: int = 0
     refill_id_range: list[int] = field(default_factory=list)
-    new_alert_ids: list[int] = field(default_factory=list)
-    changed_alert_ids: list[int] = field(default_factory=list)
     renamed_product_ids: list[int] = field(default_factory=list)
-    price_changed_product_ids: list[int] = field(default_factory=list)
-    price_changed_product_line_ids: list[int] = field(default_factory=list)
     deleted_product_ids: list[int] = field(default_factory=list)
     new_kiosk_serials: list[str] = field(default_factory=list)
 
@@ -146,14 +142,7 @@ def _merge(summary: AdvanceSummary, window: gen.WindowSummary) -> None:
         first, last = window.refill_ids
         summary.new_refills += last - first + 1
         summary.refill_id_range = [summary.refill_id_range[0] if summary.refill_id_range else first, last]
-    summary.new_alert_ids.extend(window.new_alert_ids)
-    summary.changed_alert_ids = sorted(set(summary.changed_alert_ids) | set(window.changed_alert_ids))
-    summary.price_changed_product_ids = sorted(
-        set(summary.price_changed_product_ids) | set(window.price_changed_product_ids)
-    )
-    summary.price_changed_product_line_ids = sorted(
-        set(summary.price_changed_product_line_ids) | set(window.price_changed_product_line_ids)
-    )
+    summary.absorb(window)
 
 
 def _draw(rng: np.random.Generator, forced: int | None, per_day: float, days: float) -> int:
@@ -243,10 +232,8 @@ def change_product_price(
     ]
     gen.apply_line_prices(cur, [(lid, at, price) for lid in lines])
     if summary is not None:
-        summary.price_changed_product_ids = sorted(set(summary.price_changed_product_ids) | {product_id})
-        summary.price_changed_product_line_ids = sorted(
-            set(summary.price_changed_product_line_ids) | set(lines)
-        )
+        changed = gen.ChangedIds(price_changed_product_ids=[product_id], price_changed_product_line_ids=lines)
+        summary.absorb(changed)
     return lines
 
 

@@ -286,6 +286,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+# `livello-sim serve` on loopback and a port the OS picks (the READY line tells which).
+SERVE_ON_A_FREE_PORT = ("-m", "simulator.cli", "serve", "--host", "127.0.0.1", "--port", "0")
 _READY = re.compile(r"^READY (\S+)")
 _LINE = re.compile(r"^\s*(client_id|client_secret|control_key|base_url)\s*[:=]\s*(\S+)")
 
@@ -307,17 +309,7 @@ class SimulatorProcess:
     control_key: str = ""
 
     def start(self) -> SimulatorProcess:
-        cmd = [
-            sys.executable,
-            "-m",
-            "simulator.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            *self.args,
-        ]
+        cmd = [sys.executable, *SERVE_ON_A_FREE_PORT, *self.args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
