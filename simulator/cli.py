@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -45,7 +46,45 @@ FAULT_OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--fault-expire-tokens-after", "expire_tokens_after", "N", "invalidate all tokens every N API requests"),
     ("--fault-include-token-endpoint", "include_token_endpoint", "", "fault POST /auth/token as well"),
     ("--revoke-client", "revoked_clients", "CLIENT_ID", "a revoked client (repeatable)"),
+    # A hostile API: 200 answers that are wrong (--fault-path limits them to some endpoints).
+    (
+        "--fault-path",
+        "paths",
+        "PATH",
+        "limit the hostile faults below to this API path, relative to /api/v1, * = one segment (repeatable)",
+    ),
+    (
+        "--fault-ignore-paging",
+        "ignore_paging",
+        "",
+        "list endpoints answer the first page for every skip/page",
+    ),
+    ("--fault-inflate-total", "inflate_total", "N", "report this total instead of the real one"),
+    ("--fault-shrink-total-by", "shrink_total_by", "N", "report a total N smaller on every later page"),
+    ("--fault-omit-total", "omit_total", "", "answer the list envelope without its total"),
+    ("--fault-maintenance-ratio", "maintenance_ratio", "RATIO", "share of 200 HTML maintenance pages"),
+    ("--fault-invalid-utf8-ratio", "invalid_utf8_ratio", "RATIO", "share of 200 JSON bodies with bad UTF-8"),
+    ("--fault-text-body-ratio", "text_body_ratio", "RATIO", "share of 200 plain-text bodies sent as JSON"),
+    ("--fault-drop-field", "drop_fields", "NAME", "drop this (dotted) field from every item (repeatable)"),
+    ("--fault-add-field", "add_fields", "NAME=JSON", "add this field to every item (repeatable)"),
+    (
+        "--fault-stringify-field",
+        "stringify_fields",
+        "NAME",
+        'send this numeric field as a string: 12.5 -> "12.50", 7 -> "7" (repeatable)',
+    ),
 )
+
+
+def _name_value(text: str) -> tuple[str, object]:
+    """NAME=VALUE with VALUE read as JSON when it is JSON (`tier="gold"`, `rank=3`), else as text."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
 
 
 def add_world_arguments(parser: argparse.ArgumentParser, *, kiosks: int = 12, days: int = 90) -> None:
@@ -103,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--client-secret", dest="demo_client_secret", help="replace the demo client's secret")
     serve.add_argument("--control-key", default=None, help="X-Sim-Control-Key (default: random per start)")
     serve.add_argument("--log-level", default="warning")
-    faults = serve.add_argument_group("faults (all off by default; deterministic given --fault-seed)")
+    faults = serve.add_argument_group(
+        "faults",
+        "All off by default and composable; deterministic given --fault-seed (simulator/faults.py). The "
+        "options from --fault-path on make answers that look successful (status 200) but are wrong.",
+    )
     defaults = FaultConfig()
     for flag, name, metavar, help_text in FAULT_OPTIONS:
         default = getattr(defaults, name)
@@ -111,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
         if isinstance(default, bool):
             faults.add_argument(flag, dest=dest, action="store_true", help=help_text)
         elif isinstance(default, tuple):
-            faults.add_argument(flag, dest=dest, action="append", default=[], metavar=metavar, help=help_text)
+            kind = _name_value if name == "add_fields" else str
+            faults.add_argument(
+                flag, dest=dest, action="append", type=kind, default=[], metavar=metavar, help=help_text
+            )
         else:
             faults.add_argument(
                 flag, dest=dest, type=type(default), default=default, metavar=metavar, help=help_text

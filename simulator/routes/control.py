@@ -3,7 +3,8 @@
 POST /_sim/advance  {"hours": n} or {"minutes": n}    move the clock; returns what appeared/changed
 POST /_sim/backlog  {"kiosk_serial": "LIV-0001", "hours_late": 6, ...}   late-arriving purchases
 GET  /_sim/faults                                     current fault settings
-POST /_sim/faults   {"error_ratio": 0.1, ...}          change some settings ({"reset": true} clears them)
+POST /_sim/faults   {"error_ratio": 0.1, ...}          change some settings, FaultConfig's field names as keys
+                                                      ({"reset": true} starts from the defaults)
 POST /_sim/revoke   {"client_id": "...", "revoked": true}
 POST /_sim/expire-tokens                              invalidate every issued token now
 GET  /_sim/state                                      clock, row counts, request counts, faults, revocations
