@@ -507,10 +507,13 @@ def product_stats(
 # -- temperature ---------------------------------------------------------------------------------------------
 # The minutely signal of one sensor at epoch minute m: base + a daily wave (warmest mid-afternoon UTC) + noise
 # from a hash of (sensor key, minute) + triangular excursions. Deterministic, so every query (minutely,
-# hourly, daily...) aggregates the very same minute values.
+# hourly, daily...) aggregates the very same minute values. A sensor reads from the first whole minute at or
+# after its kiosk's createdAt: there is no telemetry from before a kiosk existed.
 _MINUTES_SQL = """
     WITH sensors AS (
-        SELECT s.* FROM temperature_sensors s WHERE s.kiosk_id IN (SELECT unnest($kiosks::INTEGER[]))
+        SELECT s.*, CAST(ceil(epoch(k.created_at) / 60) AS BIGINT) AS first_minute
+        FROM temperature_sensors s JOIN kiosks k ON k.id = s.kiosk_id
+        WHERE s.kiosk_id IN (SELECT unnest($kiosks::INTEGER[]))
     ),
     minutes AS (
         SELECT range AS m FROM range(CAST($first AS BIGINT), CAST($last AS BIGINT) + 1)
@@ -523,7 +526,7 @@ _MINUTES_SQL = """
                + s.noise_celsius
                  * ((((mi.m * 48271 + s.noise_key) % 2147483647) * 16807 % 2147483647 % 2001) / 1000.0 - 1.0)
                  AS v
-        FROM sensors s CROSS JOIN minutes mi
+        FROM sensors s JOIN minutes mi ON mi.m >= s.first_minute
     ),
     excursion_minutes AS (
         -- only the few minutes inside excursions, so the join below is an equality join

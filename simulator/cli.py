@@ -45,34 +45,19 @@ FAULT_OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--fault-truncate-ratio", "truncate_ratio", "RATIO", "share of cut JSON bodies"),
     ("--fault-expire-tokens-after", "expire_tokens_after", "N", "invalidate all tokens every N API requests"),
     ("--fault-include-token-endpoint", "include_token_endpoint", "", "fault POST /auth/token as well"),
-    ("--revoke-client", "revoked_clients", "CLIENT_ID", "a revoked client (repeatable)"),
-    # A hostile API: 200 answers that are wrong (--fault-path limits them to some endpoints).
-    (
-        "--fault-path",
-        "paths",
-        "PATH",
-        "limit the hostile faults below to this API path, relative to /api/v1, * = one segment (repeatable)",
-    ),
-    (
-        "--fault-ignore-paging",
-        "ignore_paging",
-        "",
-        "list endpoints answer the first page for every skip/page",
-    ),
+    ("--revoke-client", "revoked_clients", "CLIENT_ID", "a revoked client"),
+    # A hostile API: 200 answers that are wrong.
+    ("--fault-path", "paths", "PATH", "limit the faults below to this path (below /api/v1, * = a segment)"),
+    ("--fault-ignore-paging", "ignore_paging", "", "lists answer the first page whatever skip/offset/page"),
     ("--fault-inflate-total", "inflate_total", "N", "report this total instead of the real one"),
     ("--fault-shrink-total-by", "shrink_total_by", "N", "report a total N smaller on every later page"),
     ("--fault-omit-total", "omit_total", "", "answer the list envelope without its total"),
-    ("--fault-maintenance-ratio", "maintenance_ratio", "RATIO", "share of 200 HTML maintenance pages"),
-    ("--fault-invalid-utf8-ratio", "invalid_utf8_ratio", "RATIO", "share of 200 JSON bodies with bad UTF-8"),
-    ("--fault-text-body-ratio", "text_body_ratio", "RATIO", "share of 200 plain-text bodies sent as JSON"),
-    ("--fault-drop-field", "drop_fields", "NAME", "drop this (dotted) field from every item (repeatable)"),
-    ("--fault-add-field", "add_fields", "NAME=JSON", "add this field to every item (repeatable)"),
-    (
-        "--fault-stringify-field",
-        "stringify_fields",
-        "NAME",
-        'send this numeric field as a string: 12.5 -> "12.50", 7 -> "7" (repeatable)',
-    ),
+    ("--fault-maintenance-ratio", "maintenance_ratio", "RATIO", "share of HTML maintenance pages"),
+    ("--fault-invalid-utf8-ratio", "invalid_utf8_ratio", "RATIO", "share of JSON bodies with bad UTF-8"),
+    ("--fault-text-body-ratio", "text_body_ratio", "RATIO", "share of plain-text bodies sent as JSON"),
+    ("--fault-drop-field", "drop_fields", "NAME", "drop this (dotted) field from every item"),
+    ("--fault-add-field", "add_fields", "NAME=JSON", "add this field to every item"),
+    ("--fault-stringify-field", "stringify_fields", "NAME", 'send this number as a string (12.5 -> "12.50")'),
 )
 
 
@@ -155,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
             faults.add_argument(flag, dest=dest, action="store_true", help=help_text)
         elif isinstance(default, tuple):
             kind = _name_value if name == "add_fields" else str
+            help_text += " (repeatable)"
             faults.add_argument(
                 flag, dest=dest, action="append", type=kind, default=[], metavar=metavar, help=help_text
             )

@@ -533,6 +533,9 @@ def _insert_users(store: Store, cfg: SimConfig) -> None:
     """Customers (many with membercards) for every organization with kiosks, plus operators and admins."""
     rng = rng_for(cfg.seed, "users")
     created_base = cfg.now - timedelta(days=cfg.days + 400)
+    # Users exist before the history starts and were last changed by then: later changes are the write
+    # endpoints' and the clock's, so a user changed now is always the newest `updated`.
+    history_start = cfg.now - timedelta(days=cfg.days)
     rows = []
     uid = 1
     kiosk_orgs = dict(store.query("SELECT organization_id, count(*) FROM kiosks GROUP BY 1"))
@@ -576,7 +579,7 @@ def _insert_users(store: Store, cfg: SimConfig) -> None:
                     o.postal_code,
                     o.country,
                     created,
-                    created + timedelta(days=int(rng.integers(0, 30))),
+                    min(created + timedelta(days=int(rng.integers(0, 30))), history_start),
                 )
             )
             uid += 1

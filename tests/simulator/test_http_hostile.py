@@ -10,15 +10,13 @@ import pytest
 
 from simulator.config import FaultConfig
 from simulator.server import SimulatorProcess, SimulatorServer
-from tests.conftest import small_config
 from tests.simulator.helpers import bearer_client
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimulatorServer]:
-    # One simulator for the module: every test sets its faults and the fixture below clears them.
-    with SimulatorServer(small_config()) as server:
-        yield server
+def sim(own_simulator: SimulatorServer) -> SimulatorServer:
+    # The module's own simulator: every test sets its faults and the fixture below clears them.
+    return own_simulator
 
 
 @pytest.fixture
@@ -219,18 +217,7 @@ def test_hostile_faults_through_the_control_route(sim, api) -> None:
 def test_serve_options_set_the_hostile_faults() -> None:
     args = ["--kiosks", "1", "--days", "1", "--now", "2026-03-02T12:00:00Z"]
     hostile = ["--fault-path", "/kiosks", "--fault-inflate-total", "999", "--fault-add-field", 'tier="gold"']
-    with SimulatorProcess([*args, *hostile], startup_timeout=60) as proc:
-        token = httpx.post(
-            proc.base_url + "/auth/token",
-            json={
-                "client_id": proc.client_id,
-                "client_secret": proc.client_secret,
-                "grant_type": "client_credentials",
-            },
-            timeout=10,
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        kiosks = httpx.get(proc.base_url + "/kiosks", headers=headers, timeout=10).json()
-        products = httpx.get(proc.base_url + "/products", headers=headers, timeout=10).json()
+    with SimulatorProcess([*args, *hostile], startup_timeout=60) as proc, bearer_client(proc) as client:
+        kiosks, products = client.get("/kiosks").json(), client.get("/products").json()
     assert kiosks["total"] == 999 and kiosks["data"][0]["tier"] == "gold"
     assert products["total"] < 999 and "tier" not in products["data"][0]
