@@ -645,7 +645,8 @@ def temperature(
 
 def _bucket_start(label: datetime, first_minute: int, zone: ZoneInfo) -> datetime:
     """The instant a local bucket label stands for: the label in the zone (earlier fold on the DST night);
-    a label that does not exist locally (spring gap) or lies before the window maps to the first reading."""
+    a label that does not exist locally (spring gap) maps to the first reading. A bucket that starts before
+    the window (or before the kiosk's first reading) keeps its start as its label."""
     local = label.replace(tzinfo=zone, fold=0)
     instant = local.astimezone(UTC)
     first = datetime.fromtimestamp(first_minute * 60, UTC)
