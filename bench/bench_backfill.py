@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from simulator.cli import add_world_arguments
 from simulator.server import SimulatorProcess
 
 PAGE = 100
@@ -136,9 +137,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--kiosks", type=int, default=100)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--seed", type=int, default=42)
+    add_world_arguments(parser, kiosks=100, days=90)
     parser.add_argument("--destination", choices=("duckdb", "postgres"), default="duckdb")
     args = parser.parse_args()
 

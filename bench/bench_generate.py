@@ -16,9 +16,10 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from simulator.cli import add_world_arguments
 from simulator.config import SimConfig
 from simulator.generator import generate
-from simulator.store import Store
+from simulator.store import Store, add_range
 
 
 def _peak_rss_mb() -> float:
@@ -60,19 +61,12 @@ def _transactions_page(store: Store, orgs, start, end, serials, skip: int, *, na
         )
         lo, hi, offset = window.lo, window.hi, window.offset
     else:
-        count_where = (
-            list(where) + (["t.created >= ?"] if start else []) + (["t.created <= ?"] if end else [])
-        )
-        count_params = list(params) + ([start] if start else []) + ([end] if end else [])
+        count_where, count_params = list(where), list(params)
+        add_range(count_where, count_params, "t.created", start, end)
         store.scalar(
             f"SELECT count(*) FROM transactions t WHERE {' AND '.join(count_where) or 'TRUE'}", count_params
         )
-    if lo is not None:
-        where.append("t.created >= ?")
-        params.append(lo)
-    if hi is not None:
-        where.append("t.created <= ?")
-        params.append(hi)
+    add_range(where, params, "t.created", lo, hi)
     headers = store.query_dicts(
         f"SELECT t.* FROM transactions t WHERE {' AND '.join(where) or 'TRUE'} "
         "ORDER BY t.created DESC, t.id DESC LIMIT ? OFFSET ?",
@@ -100,9 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--kiosks", type=int, default=20)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--seed", type=int, default=42)
+    add_world_arguments(parser, kiosks=20, days=365)
     parser.add_argument("--database", default=None, help="DuckDB file (default: in memory)")
     args = parser.parse_args()
 

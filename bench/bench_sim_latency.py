@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from simulator.cli import add_world_arguments  # noqa: E402
 from simulator.config import SimConfig  # noqa: E402
 from simulator.store import TABLES, Store  # noqa: E402
 
@@ -233,9 +234,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--kiosks", type=int, default=100)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--seed", type=int, default=42)
+    add_world_arguments(parser, kiosks=100, days=365)
     parser.add_argument("--requests", type=int, default=200, help="requests per page shape and run")
     parser.add_argument("--runs", type=int, default=3, help="repetitions of the whole set (medians reported)")
     parser.add_argument(

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
-from simulator.store import Store
+from simulator.store import Store, add_range
 
 CENT = Decimal("0.01")
 
@@ -41,25 +41,24 @@ def _round2(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _filters(
-    alias: str,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    kiosk_serials: list[str] | None,
-    params: list[Any],
-) -> str:
+class Scope(TypedDict):
+    """The arguments every windowed analytics function takes (keyword arguments, see the module docstring)."""
+
+    org_ids: list[int] | None
+    start_utc: datetime | None
+    end_utc: datetime | None
+    tz: str
+    kiosk_serials: NotRequired[list[str] | None]
+
+
+def _filters(alias: str, scope: Scope, params: list[Any]) -> str:
     """WHERE conditions for a fact table with created / organization_id / kiosk_id (inclusive window)."""
-    conds = []
+    conds: list[str] = []
+    org_ids, kiosk_serials = scope["org_ids"], scope.get("kiosk_serials")
     if org_ids is not None:
         conds.append(f"{alias}.organization_id IN (SELECT unnest(?::INTEGER[]))")
         params.append(list(org_ids))
-    if start_utc is not None:
-        conds.append(f"{alias}.created >= ?")
-        params.append(start_utc)
-    if end_utc is not None:
-        conds.append(f"{alias}.created <= ?")
-        params.append(end_utc)
+    add_range(conds, params, f"{alias}.created", scope["start_utc"], scope["end_utc"])
     if kiosk_serials is not None:
         conds.append(
             f"{alias}.kiosk_id IN (SELECT id FROM kiosks"
@@ -69,18 +68,11 @@ def _filters(
     return " AND ".join(conds) or "TRUE"
 
 
-def _counted_lines_cte(
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    kiosk_serials: list[str] | None,
-    tz: str,
-    params: list[Any],
-) -> str:
+def _counted_lines_cte(scope: Scope, params: list[Any]) -> str:
     """CTE `lines`: one row per line of a counted transaction, with exact per-line cents and local time."""
-    item_where = _filters("i", org_ids, start_utc, end_utc, kiosk_serials, params)
-    tx_where = _filters("t", org_ids, start_utc, end_utc, kiosk_serials, params)
-    params.append(tz)
+    item_where = _filters("i", scope, params)
+    tx_where = _filters("t", scope, params)
+    params.append(scope["tz"])
     return f"""
     WITH base AS (
         SELECT i.transaction_id, i.kiosk_id, i.product_id, i.product_line_id, i.quantity, i.created,
@@ -98,36 +90,36 @@ def _counted_lines_cte(
     """
 
 
+def _over_lines(store: Store, scope: Scope, select: str) -> list[tuple[Any, ...]]:
+    """The rows of `select`, a query over the CTE `lines` (the counted transactions' lines in `scope`)."""
+    params: list[Any] = []
+    return store.query(_counted_lines_cte(scope, params) + select, params)
+
+
 # -- /analytics/sales ----------------------------------------------------------------------------------------
 def sales(
     store: Store,
     *,
     granularity: str,
     aggregate_by: str | None = None,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
+    **scope: Unpack[Scope],
 ) -> list[dict[str, Any]]:
     """GET /analytics/sales: one row per local bucket (and per product line or kiosk with aggregateBy)."""
     unit = _BUCKET_UNITS[granularity]
-    params: list[Any] = []
-    cte = _counted_lines_cte(org_ids, start_utc, end_utc, kiosk_serials, tz, params)
     key_sql, key_name = {
         None: ("NULL", None),
         "product": ("l.product_line_id", "productLineId"),
         "kiosk": ("k.serial_number", "kioskSerialNumber"),
     }[aggregate_by]
-    rows = store.query(
-        cte
-        + f"""
+    rows = _over_lines(
+        store,
+        scope,
+        f"""
         SELECT strftime(date_trunc('{unit}', l.local_ts), '%Y-%m-%dT%H:%M:%S') AS bucket, {key_sql} AS key,
                sum(gross_cents), sum(net_cents), sum(cost_cents)
         FROM lines l JOIN kiosks k ON k.id = l.kiosk_id
         GROUP BY 1, 2 ORDER BY 1, 2
         """,
-        params,
     )
     out = []
     for bucket, key, gross, net, cost in rows:
@@ -145,26 +137,16 @@ def sales(
     return out
 
 
-def top_kiosks(
-    store: Store,
-    *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
-) -> list[dict[str, Any]]:
+def top_kiosks(store: Store, **scope: Unpack[Scope]) -> list[dict[str, Any]]:
     """GET /analytics/sales/top-kiosks: the 10 kiosks with the highest net sales."""
-    params: list[Any] = []
-    cte = _counted_lines_cte(org_ids, start_utc, end_utc, kiosk_serials, tz, params)
-    rows = store.query(
-        cte
-        + """
+    rows = _over_lines(
+        store,
+        scope,
+        """
         SELECT k.serial_number, k.name, sum(net_cents) AS net, sum(cost_cents) AS cost
         FROM lines l JOIN kiosks k ON k.id = l.kiosk_id
         GROUP BY 1, 2 ORDER BY net DESC, k.serial_number LIMIT 10
         """,
-        params,
     )
     return [
         {
@@ -179,27 +161,17 @@ def top_kiosks(
     ]
 
 
-def top_products(
-    store: Store,
-    *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
-) -> list[dict[str, Any]]:
+def top_products(store: Store, **scope: Unpack[Scope]) -> list[dict[str, Any]]:
     """GET /analytics/sales/top-products: the 20 product metas with the most units sold."""
-    params: list[Any] = []
-    cte = _counted_lines_cte(org_ids, start_utc, end_utc, kiosk_serials, tz, params)
-    rows = store.query(
-        cte
-        + """
+    rows = _over_lines(
+        store,
+        scope,
+        """
         SELECT p.name, p.manufacturer, p.image_url, sum(quantity) AS qty, sum(net_cents) AS net,
                sum(cost_cents) AS cost
         FROM lines l JOIN products p ON p.id = l.product_id
         GROUP BY p.id, 1, 2, 3 ORDER BY qty DESC, net DESC, p.id LIMIT 20
         """,
-        params,
     )
     return [
         {
@@ -217,40 +189,21 @@ def top_products(
 
 
 # -- /analytics/transactions/* -------------------------------------------------------------------------------
-def _counted_tx_where(
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    kiosk_serials: list[str] | None,
-    params: list[Any],
-) -> str:
-    return (
-        _filters("t", org_ids, start_utc, end_utc, kiosk_serials, params)
-        + " AND t.is_paid AND t.ended_with_purchase"
-    )
+def _counted_tx_where(scope: Scope, params: list[Any]) -> str:
+    return _filters("t", scope, params) + " AND t.is_paid AND t.ended_with_purchase"
 
 
-def transaction_kpis(
-    store: Store,
-    *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
-) -> dict[str, Any]:
+def transaction_kpis(store: Store, **scope: Unpack[Scope]) -> dict[str, Any]:
     """GET /analytics/transactions/kpis."""
     params: list[Any] = []
-    where = _counted_tx_where(org_ids, start_utc, end_utc, kiosk_serials, params)
+    where = _counted_tx_where(scope, params)
     count, gross_cents = store.query_one(
         "SELECT count(*), coalesce(sum(CAST(round(t.total * 100) AS BIGINT)), 0) "
         f"FROM transactions t WHERE {where}",
         params,
     )
-    params = []
-    cte = _counted_lines_cte(org_ids, start_utc, end_utc, kiosk_serials, tz, params)
-    net, qty = store.query_one(
-        cte + "SELECT coalesce(sum(net_cents), 0), coalesce(sum(quantity), 0) FROM lines", params
+    ((net, qty),) = _over_lines(
+        store, scope, "SELECT coalesce(sum(net_cents), 0), coalesce(sum(quantity), 0) FROM lines"
     )
     gross = _cents(gross_cents)
     return {
@@ -262,20 +215,12 @@ def transaction_kpis(
     }
 
 
-def peak_hour(
-    store: Store,
-    *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
-) -> dict[str, Any]:
+def peak_hour(store: Store, **scope: Unpack[Scope]) -> dict[str, Any]:
     """GET /analytics/transactions/peak-hour: the local hour of day with the most counted transactions.
 
     Ties go to the earliest hour; without any transaction the answer is 00:00-01:00 with sum 0."""
-    params: list[Any] = [tz]
-    where = _counted_tx_where(org_ids, start_utc, end_utc, kiosk_serials, params)
+    params: list[Any] = [scope["tz"]]
+    where = _counted_tx_where(scope, params)
     row = store.query_one(
         f"""SELECT hour(timezone(?, t.created)) AS h, count(*) AS n FROM transactions t WHERE {where}
             GROUP BY 1 ORDER BY n DESC, h LIMIT 1""",
@@ -285,23 +230,13 @@ def peak_hour(
     return {"start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00", "sum": int(count)}
 
 
-def daily_profit(
-    store: Store,
-    *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
-) -> list[dict[str, Any]]:
+def daily_profit(store: Store, **scope: Unpack[Scope]) -> list[dict[str, Any]]:
     """GET /analytics/transactions/daily-profit: per local date, net sales, cost and profit."""
-    params: list[Any] = []
-    cte = _counted_lines_cte(org_ids, start_utc, end_utc, kiosk_serials, tz, params)
-    rows = store.query(
-        cte
-        + """SELECT strftime(CAST(local_ts AS DATE), '%Y-%m-%d'), sum(net_cents), sum(cost_cents)
+    rows = _over_lines(
+        store,
+        scope,
+        """SELECT strftime(CAST(local_ts AS DATE), '%Y-%m-%d'), sum(net_cents), sum(cost_cents)
                  FROM lines GROUP BY 1 ORDER BY 1""",
-        params,
     )
     return [
         {"_id": day, "total_sales": _cents(net), "total_cost": _cents(cost), "profit": _cents(net - cost)}
@@ -309,18 +244,10 @@ def daily_profit(
     ]
 
 
-def payment_types(
-    store: Store,
-    *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
-) -> dict[str, int]:
+def payment_types(store: Store, **scope: Unpack[Scope]) -> dict[str, int]:
     """GET /analytics/transactions/payment-types: counted transactions by card brand / membercard / other."""
     params: list[Any] = []
-    where = _counted_tx_where(org_ids, start_utc, end_utc, kiosk_serials, params)
+    where = _counted_tx_where(scope, params)
     row = store.query_one(
         f"""
         WITH c AS (
@@ -344,17 +271,10 @@ def payment_types(
     return {k: int(v or 0) for k, v in zip(keys, row, strict=True)}
 
 
-def _product_activity_sql(
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    kiosk_serials: list[str] | None,
-    tz: str,
-    params: list[Any],
-) -> str:
+def _product_activity_sql(scope: Scope, params: list[Any]) -> str:
     """Per product meta: sold, gross/cost cents (counted transactions) and refilled/removed (refills)."""
-    cte = _counted_lines_cte(org_ids, start_utc, end_utc, kiosk_serials, tz, params)
-    refill_where = _filters("r", org_ids, start_utc, end_utc, kiosk_serials, params)
+    cte = _counted_lines_cte(scope, params)
+    refill_where = _filters("r", scope, params)
     return (
         cte
         + f""",
@@ -377,22 +297,14 @@ def _product_activity_sql(
     )
 
 
-def product_lifecycle(
-    store: Store,
-    *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
-) -> dict[str, Any]:
+def product_lifecycle(store: Store, **scope: Unpack[Scope]) -> dict[str, Any]:
     """GET /analytics/transactions/product-lifecycle: most/least sold, most refilled, most removed product
     meta.
 
     Only products with activity of the ranked kind are candidates (a product that sold nothing is not the
     least sold); ties go to the lower product id; an entry is null when no product qualifies."""
     params: list[Any] = []
-    sql = _product_activity_sql(org_ids, start_utc, end_utc, kiosk_serials, tz, params)
+    sql = _product_activity_sql(scope, params)
     rows = store.query(
         sql
         + """SELECT a.product_id, p.name, p.image_url, a.sold, a.refilled, a.removed
@@ -421,18 +333,10 @@ def product_lifecycle(
 
 
 # -- /analytics/refills/stats --------------------------------------------------------------------------------
-def refill_stats(
-    store: Store,
-    *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
-) -> dict[str, Any]:
+def refill_stats(store: Store, **scope: Unpack[Scope]) -> dict[str, Any]:
     """GET /analytics/refills/stats over the refill items in the window."""
     params: list[Any] = []
-    where = _filters("r", org_ids, start_utc, end_utc, kiosk_serials, params)
+    where = _filters("r", scope, params)
     added, removed, expired, cost_added, sales_added, cost_removed = store.query_one(
         f"""
         SELECT coalesce(sum(added), 0), coalesce(sum(removed), 0), coalesce(sum(removed_expired), 0),
@@ -525,16 +429,12 @@ _PRODUCT_STATS_SORT = {
 def product_stats(
     store: Store,
     *,
-    org_ids: list[int] | None,
-    start_utc: datetime | None,
-    end_utc: datetime | None,
-    tz: str,
-    kiosk_serials: list[str] | None = None,
     sort_column: str | None = None,
     sort_direction: str | None = None,
     include_zero_activity: bool = False,
     skip: int = 0,
     limit: int = 25,
+    **scope: Unpack[Scope],
 ) -> tuple[int, list[dict[str, Any]]]:
     """GET /analytics/inventory/product-stats: per product meta sold/refilled/removed and gross sales/cost.
 
@@ -542,7 +442,8 @@ def product_stats(
     caller can see (owned by a scoped organization, or on a product line of a scoped kiosk) appears, with
     zeros."""
     params: list[Any] = []
-    sql = _product_activity_sql(org_ids, start_utc, end_utc, kiosk_serials, tz, params)
+    sql = _product_activity_sql(scope, params)
+    org_ids, kiosk_serials = scope["org_ids"], scope.get("kiosk_serials")
     if include_zero_activity:
         scope_params: list[Any] = []
         owned = "TRUE"
@@ -606,10 +507,13 @@ def product_stats(
 # -- temperature ---------------------------------------------------------------------------------------------
 # The minutely signal of one sensor at epoch minute m: base + a daily wave (warmest mid-afternoon UTC) + noise
 # from a hash of (sensor key, minute) + triangular excursions. Deterministic, so every query (minutely,
-# hourly, daily...) aggregates the very same minute values.
+# hourly, daily...) aggregates the very same minute values. A sensor reads from the first whole minute at or
+# after its kiosk's createdAt: there is no telemetry from before a kiosk existed.
 _MINUTES_SQL = """
     WITH sensors AS (
-        SELECT s.* FROM temperature_sensors s WHERE s.kiosk_id IN (SELECT unnest($kiosks::INTEGER[]))
+        SELECT s.*, CAST(ceil(epoch(k.created_at) / 60) AS BIGINT) AS first_minute
+        FROM temperature_sensors s JOIN kiosks k ON k.id = s.kiosk_id
+        WHERE s.kiosk_id IN (SELECT unnest($kiosks::INTEGER[]))
     ),
     minutes AS (
         SELECT range AS m FROM range(CAST($first AS BIGINT), CAST($last AS BIGINT) + 1)
@@ -622,7 +526,7 @@ _MINUTES_SQL = """
                + s.noise_celsius
                  * ((((mi.m * 48271 + s.noise_key) % 2147483647) * 16807 % 2147483647 % 2001) / 1000.0 - 1.0)
                  AS v
-        FROM sensors s CROSS JOIN minutes mi
+        FROM sensors s JOIN minutes mi ON mi.m >= s.first_minute
     ),
     excursion_minutes AS (
         -- only the few minutes inside excursions, so the join below is an equality join
@@ -741,7 +645,8 @@ def temperature(
 
 def _bucket_start(label: datetime, first_minute: int, zone: ZoneInfo) -> datetime:
     """The instant a local bucket label stands for: the label in the zone (earlier fold on the DST night);
-    a label that does not exist locally (spring gap) or lies before the window maps to the first reading."""
+    a label that does not exist locally (spring gap) maps to the first reading. A bucket that starts before
+    the window (or before the kiosk's first reading) keeps its start as its label."""
     local = label.replace(tzinfo=zone, fold=0)
     instant = local.astimezone(UTC)
     first = datetime.fromtimestamp(first_minute * 60, UTC)

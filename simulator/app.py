@@ -1,9 +1,12 @@
 """The simulator's ASGI application: the vendor API under /api/v1 plus the /_sim control surface.
 
 One request passes, in this order: request counting, fault latency, dropped connection, rate limit (charged to
-the client; unauthenticated calls to their IP), 429 burst / 5xx fault, route lookup (404/405), authentication
-(401), the handler (in a worker thread, because DuckDB calls block), truncated-body fault. Every /api/v1
-response, success or error, carries RateLimit-Limit/Remaining/Reset. The app is plain ASGI (no framework
+the client; unauthenticated calls to their IP), 429 burst / 5xx / maintenance page / text body fault, route
+lookup (404/405), authentication (401), the handler (in a worker thread, because DuckDB calls block; with the
+paging parameters dropped under `ignore_paging`), then on a 2xx body the hostile rewrites (totals, schema
+drift) and the truncated-body / invalid-UTF-8 fault (simulator/faults.py). Every /api/v1
+response, success or error, carries RateLimit-Limit/Remaining/Reset (but the maintenance page, which stands
+for a proxy in front of the API). The app is plain ASGI (no framework
 request objects) so a 100-row page costs little more than its query."""
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ import orjson
 
 from simulator.auth import AuthService
 from simulator.config import SimConfig
-from simulator.faults import FaultDecision, FaultInjector, truncate_body
+from simulator.faults import (
+    FaultDecision,
+    FaultInjector,
+    corrupt_utf8,
+    replacement_body,
+    reshape_body,
+    truncate_body,
+    without_paging,
+)
 from simulator.params import Query
 from simulator.problems import PROBLEM_CONTENT_TYPE, ProblemError, problem_body
 from simulator.ratelimit import Decision, FixedWindowLimiter
@@ -169,7 +180,7 @@ class SimulatorApp:
             await _send_problem(send, error, path, state.api_limiter.peek(f"anon:{client_ip}"))
             return
 
-        fault = state.faults.decide() if state.faults.applies_to(token_endpoint) else _NO_FAULT
+        fault = state.faults.decide(path) if state.faults.applies_to(token_endpoint) else _NO_FAULT
         if fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
         if fault.kind == "drop":
@@ -204,6 +215,13 @@ class SimulatorApp:
         if fault.kind == "error":
             await _send_problem(send, ProblemError(fault.status, "Simulated upstream failure"), path, limit)
             return
+        if fault.kind in ("maintenance", "text_body"):
+            # A maintenance page comes from a proxy in front of the API: no RateLimit headers.
+            body_bytes, content_type = replacement_body(fault.kind)
+            await _send(send, 200, body_bytes, content_type, None if fault.kind == "maintenance" else limit)
+            return
+        query = _query(scope)
+        reshape = fault.reshape
 
         try:
             matched = ROUTES.match(method, path)
@@ -212,9 +230,8 @@ class SimulatorApp:
             if auth_error is not None:
                 raise auth_error
             route, path_params = matched
-            ctx = Ctx(
-                state, method, path, path_params, Query(_query(scope)), headers, body, principal, client_ip
-            )
+            asked = without_paging(query) if reshape is not None and reshape.ignore_paging else query
+            ctx = Ctx(state, method, path, path_params, Query(asked), headers, body, principal, client_ip)
             reply = await asyncio.to_thread(route.handler, ctx)
         except ProblemError as error:
             await _send_problem(send, error, path, limit)
@@ -231,8 +248,13 @@ class SimulatorApp:
             await _send(send, reply.status, b"", None, limit)
             return
         payload = dumps(reply.payload)
-        if fault.kind == "truncate" and 200 <= reply.status < 300:
-            payload = truncate_body(payload)
+        if 200 <= reply.status < 300:
+            if reshape is not None:
+                payload = reshape_body(reshape, payload, query)
+            if fault.kind == "truncate":
+                payload = truncate_body(payload)
+            elif fault.kind == "invalid_utf8":
+                payload = corrupt_utf8(payload)
         await _send(send, reply.status, payload, "application/json", limit)
 
     # -- control surface --------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 `advance(store, config, delta)` plays (old_now, new_now] with the generator's own rules (`simulate_window`):
 purchases, refills, price changes, temperature excursions, alerts opening / being acknowledged / escalating /
-resolving, plus catalog events that only happen "live": products renamed, a product deleted, a new kiosk.
+resolving, plus events that only happen "live": products renamed, a product deleted, a new kiosk, users
+changing their accounts (mobile, language, status; `updated` moves to the change's moment).
 Everything happens in one store transaction, so a reader sees either the old or the new state.
 
 `upload_backlog(store, serial, hours_late)` is late-arriving data: a kiosk that was offline uploads purchase
@@ -28,23 +29,23 @@ from simulator.store import Store
 RENAMES_PER_DAY = 1.0
 DELETIONS_PER_DAY = 0.1
 NEW_KIOSKS_PER_DAY = 0.05
+USER_CHANGES_PER_DAY = 3.0
+# The event counts `advance` can force (keyword arguments; also keys of POST /_sim/advance).
+EVENTS = ("renames", "price_changes", "deletions", "new_kiosks", "user_changes")
 
 
 @dataclass
-class AdvanceSummary:
+class AdvanceSummary(gen.ChangedIds):
     old_now: datetime
     new_now: datetime
     new_transactions: int = 0
     transaction_id_range: list[int] = field(default_factory=list)  # [first, last] inclusive, [] if none
     new_refills: int = 0
     refill_id_range: list[int] = field(default_factory=list)
-    new_alert_ids: list[int] = field(default_factory=list)
-    changed_alert_ids: list[int] = field(default_factory=list)
     renamed_product_ids: list[int] = field(default_factory=list)
-    price_changed_product_ids: list[int] = field(default_factory=list)
-    price_changed_product_line_ids: list[int] = field(default_factory=list)
     deleted_product_ids: list[int] = field(default_factory=list)
     new_kiosk_serials: list[str] = field(default_factory=list)
+    changed_user_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -95,12 +96,20 @@ def advance(
     price_changes: int | None = None,
     deletions: int | None = None,
     new_kiosks: int | None = None,
+    user_changes: int | None = None,
 ) -> AdvanceSummary:
     """Moves the clock forward by `delta` (whole seconds) and generates what happened meanwhile.
 
     The event counts default to random draws at the documented daily rates; pass a number to force exactly
-    that many renames / extra product price changes / deletions / new kiosks (they happen at the end of the
-    period)."""
+    that many renames / extra product price changes / deletions / new kiosks / changed users (they happen
+    at the end of the period)."""
+    forced = {
+        "renames": renames,
+        "price_changes": price_changes,
+        "deletions": deletions,
+        "new_kiosks": new_kiosks,
+        "user_changes": user_changes,
+    }
     if delta <= timedelta(0):
         raise ValueError("delta must be positive")
     old = store.now or config.now
@@ -111,18 +120,9 @@ def advance(
         while t < new:
             t_next = min(t + gen.WINDOW, new)
             last = t_next == new
-            _catalog_events(
-                cur,
-                store,
-                config,
-                t,
-                t_next,
-                summary,
-                renames=renames if last else None if renames is None else 0,
-                price_changes=price_changes if last else None if price_changes is None else 0,
-                deletions=deletions if last else None if deletions is None else 0,
-                new_kiosks=new_kiosks if last else None if new_kiosks is None else 0,
-            )
+            # A forced count happens in the last window; the windows before get none of that kind.
+            events = {k: n if last or n is None else 0 for k, n in forced.items()}
+            _catalog_events(cur, store, config, t, t_next, summary, **events)
             window = gen.simulate_window(store, config, t, t_next, cur=cur)
             _merge(summary, window)
             t = t_next
@@ -146,14 +146,7 @@ def _merge(summary: AdvanceSummary, window: gen.WindowSummary) -> None:
         first, last = window.refill_ids
         summary.new_refills += last - first + 1
         summary.refill_id_range = [summary.refill_id_range[0] if summary.refill_id_range else first, last]
-    summary.new_alert_ids.extend(window.new_alert_ids)
-    summary.changed_alert_ids = sorted(set(summary.changed_alert_ids) | set(window.changed_alert_ids))
-    summary.price_changed_product_ids = sorted(
-        set(summary.price_changed_product_ids) | set(window.price_changed_product_ids)
-    )
-    summary.price_changed_product_line_ids = sorted(
-        set(summary.price_changed_product_line_ids) | set(window.price_changed_product_line_ids)
-    )
+    summary.absorb(window)
 
 
 def _draw(rng: np.random.Generator, forced: int | None, per_day: float, days: float) -> int:
@@ -172,8 +165,9 @@ def _catalog_events(
     price_changes: int | None,
     deletions: int | None,
     new_kiosks: int | None,
+    user_changes: int | None,
 ) -> None:
-    """Renames, extra price changes, a deletion and new kiosks within (t0, t1]."""
+    """Renames, extra price changes, a deletion, new kiosks and changed users within (t0, t1]."""
     rng = gen.rng_for(config.seed, "catalog-events", t0, t1)
     days = (t1 - t0) / timedelta(days=1)
     span = max(1, int((t1 - t0).total_seconds()) - 1)
@@ -225,6 +219,26 @@ def _catalog_events(
             "UPDATE kiosks SET network_last_online = created_at WHERE id IN (SELECT unnest(?))", [ids]
         )
 
+    users = [r[0] for r in cur.execute("SELECT id FROM users ORDER BY id").fetchall()]
+    n = min(_draw(rng, user_changes, USER_CHANGES_PER_DAY, days), len(users))
+    for uid in sorted(rng.choice(users, size=n, replace=False).tolist()) if n else []:
+        change_user(cur, uid, int(rng.integers(3)), moment(user_changes))
+        summary.changed_user_ids.append(uid)
+
+
+def change_user(cur, user_id: int, kind: int, at: datetime) -> None:
+    """What users do to their accounts: 0 a new mobile number, 1 another language, 2 (de)activation. Every
+    change moves `updated` to `at` (never back), as a write through PATCH /users does."""
+    mobile = f"+49 15{(user_id * 7919 + int(at.timestamp())) % 10**8:08d}"
+    change, params = (
+        ("mobile = ?", [mobile]),
+        ("lang = CASE lang WHEN 'de' THEN 'en' WHEN 'en' THEN 'fr' WHEN 'fr' THEN 'it' ELSE 'de' END", []),
+        ("status = CASE status WHEN 'ACTIVE' THEN 'INACTIVE' ELSE 'ACTIVE' END", []),
+    )[kind]
+    cur.execute(
+        f"UPDATE users SET {change}, updated = greatest(updated, ?) WHERE id = ?", [*params, at, user_id]
+    )
+
 
 def change_product_price(
     cur, product_id: int, price: float, cost: float, at: datetime, summary: AdvanceSummary | None = None
@@ -243,10 +257,8 @@ def change_product_price(
     ]
     gen.apply_line_prices(cur, [(lid, at, price) for lid in lines])
     if summary is not None:
-        summary.price_changed_product_ids = sorted(set(summary.price_changed_product_ids) | {product_id})
-        summary.price_changed_product_line_ids = sorted(
-            set(summary.price_changed_product_line_ids) | set(lines)
-        )
+        changed = gen.ChangedIds(price_changed_product_ids=[product_id], price_changed_product_line_ids=lines)
+        summary.absorb(changed)
     return lines
 
 

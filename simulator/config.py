@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,9 +45,23 @@ class ClientConfig:
     allowed_ips: tuple[str, ...] = ()
 
 
+# The shares of requests the one draw per request divides up (simulator/faults.py); together at most 1.
+RATIO_FIELDS = (
+    "drop_ratio",
+    "error_ratio",
+    "truncate_ratio",
+    "maintenance_ratio",
+    "invalid_utf8_ratio",
+    "text_body_ratio",
+)
+
+
 @dataclass(frozen=True)
 class FaultConfig:
-    """Fault injection of the HTTP layer (simulator/faults.py): off by default, deterministic given `seed`."""
+    """Fault injection of the HTTP layer (simulator/faults.py): off by default, deterministic given `seed`.
+
+    Tuple fields accept any sequence and `add_fields` a mapping or (name, value) pairs; both are stored as
+    tuples, so a FaultConfig stays immutable and comparable."""
 
     seed: int = 0
     # Share (0..1) of requests answered with a random status of `error_statuses` (problem+json body).
@@ -69,38 +84,76 @@ class FaultConfig:
     # Clients revoked from the start (their token requests and tokens get 401).
     revoked_clients: tuple[str, ...] = ()
 
+    # -- a hostile API: answers that look successful but are wrong (each off by default) -------------------
+    # API paths (relative to /api/v1, `*` matches one segment: "/transactions", "/kiosks/*/inventory") the
+    # faults below are limited to; empty means every path.
+    paths: tuple[str, ...] = ()
+    # List endpoints answer the first page whatever skip/offset/page say, with the real total.
+    ignore_paging: bool = False
+    # The envelope's `total` replaced by this number (0 = off), e.g. 10_000_000.
+    inflate_total: int = 0
+    # The envelope's `total` smaller by this much on every later page (page n of 0.. reports total - n * it).
+    shrink_total_by: int = 0
+    # The envelope without its `total` key.
+    omit_total: bool = False
+    # Shares of requests answered 200 with: an HTML maintenance page (text/html, from a "proxy", so without
+    # RateLimit headers); the real JSON with invalid UTF-8 bytes; a plain-text body that claims JSON.
+    maintenance_ratio: float = 0.0
+    invalid_utf8_ratio: float = 0.0
+    text_body_ratio: float = 0.0
+    # Schema drift of every item (each element of `data`, of an array response, or the object itself): fields
+    # dropped, fields added (name -> JSON value), numbers sent as JSON strings (integers as their digits,
+    # other numbers with two decimals: total 12.5 -> "12.50"). Names may be dotted ("kiosk.id",
+    # "itemsPurchased.price"; lists on the way are entered).
+    drop_fields: tuple[str, ...] = ()
+    add_fields: tuple[tuple[str, Any], ...] = ()
+    stringify_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "add_fields":
+                pairs = value.items() if isinstance(value, Mapping) else value
+                object.__setattr__(self, f.name, tuple((str(k), v) for k, v in pairs))
+            elif isinstance(f.default, tuple) and not isinstance(value, tuple):
+                # A lone string is one entry, not a sequence of characters.
+                object.__setattr__(self, f.name, (value,) if isinstance(value, str) else tuple(value))
+
     def with_changes(self, **changes: Any) -> FaultConfig:
         known = {f.name for f in dataclasses.fields(self)}
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
-        if "error_statuses" in changes:
-            changes["error_statuses"] = tuple(int(s) for s in changes["error_statuses"])
-        if "revoked_clients" in changes:
-            changes["revoked_clients"] = tuple(str(c) for c in changes["revoked_clients"])
         updated = dataclasses.replace(self, **changes)
         updated.validate()
         return updated
 
     def validate(self) -> None:
-        for name in ("error_ratio", "drop_ratio", "truncate_ratio"):
+        for name in RATIO_FIELDS:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {value}")
-        if self.error_ratio + self.drop_ratio + self.truncate_ratio > 1.0:
-            raise ValueError("error_ratio + drop_ratio + truncate_ratio must not exceed 1")
-        for name in ("burst_429_every", "burst_429_length", "expire_tokens_after"):
+        if sum(getattr(self, name) for name in RATIO_FIELDS) > 1.0:
+            raise ValueError(f"{' + '.join(RATIO_FIELDS)} must not exceed 1")
+        for name in ("burst_429_every", "burst_429_length", "expire_tokens_after", "inflate_total"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.shrink_total_by < 0:
+            raise ValueError("shrink_total_by must be >= 0")
+        if sum((bool(self.inflate_total), bool(self.shrink_total_by), self.omit_total)) > 1:
+            raise ValueError("inflate_total, shrink_total_by and omit_total exclude each other")
         if self.latency_ms < 0 or self.latency_jitter_ms < 0:
             raise ValueError("latency must be >= 0")
         if any(s < 400 or s > 599 for s in self.error_statuses) or not self.error_statuses:
             raise ValueError("error_statuses must be HTTP error codes")
+        if any(not p.startswith("/") for p in self.paths):
+            raise ValueError("paths must start with / (relative to /api/v1)")
 
     def as_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["error_statuses"] = list(self.error_statuses)
-        data["revoked_clients"] = list(self.revoked_clients)
+        """JSON-ready: tuples as lists, `add_fields` as an object (what POST /_sim/faults accepts)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        data["add_fields"] = dict(self.add_fields)
         return data
 
 

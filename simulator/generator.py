@@ -102,18 +102,31 @@ _CARD_MIX: dict[str, list[tuple[str, str | None, str | None, float]]] = {
 }
 
 
+@dataclass(kw_only=True)
+class ChangedIds:
+    """Records that a stretch of simulated time opened or changed: part of a window's summary and of the
+    clock's (which adds up its windows)."""
+
+    new_alert_ids: list[int] = field(default_factory=list)
+    changed_alert_ids: list[int] = field(default_factory=list)
+    price_changed_product_ids: list[int] = field(default_factory=list)
+    price_changed_product_line_ids: list[int] = field(default_factory=list)
+
+    def absorb(self, other: ChangedIds) -> None:
+        """Add `other`'s ids: new alerts in the order they opened, the changed ones as sorted sets."""
+        self.new_alert_ids.extend(other.new_alert_ids)
+        for name in ("changed_alert_ids", "price_changed_product_ids", "price_changed_product_line_ids"):
+            setattr(self, name, sorted(set(getattr(self, name)) | set(getattr(other, name))))
+
+
 @dataclass
-class WindowSummary:
+class WindowSummary(ChangedIds):
     """What one simulated window added (ids are inclusive ranges; empty ranges have first > last)."""
 
     start: datetime
     end: datetime
     transaction_ids: list[int] = field(default_factory=list)
     refill_ids: list[int] = field(default_factory=list)
-    new_alert_ids: list[int] = field(default_factory=list)
-    changed_alert_ids: list[int] = field(default_factory=list)
-    price_changed_product_ids: list[int] = field(default_factory=list)
-    price_changed_product_line_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -520,6 +533,9 @@ def _insert_users(store: Store, cfg: SimConfig) -> None:
     """Customers (many with membercards) for every organization with kiosks, plus operators and admins."""
     rng = rng_for(cfg.seed, "users")
     created_base = cfg.now - timedelta(days=cfg.days + 400)
+    # Users exist before the history starts and were last changed by then: later changes are the write
+    # endpoints' and the clock's, so a user changed now is always the newest `updated`.
+    history_start = cfg.now - timedelta(days=cfg.days)
     rows = []
     uid = 1
     kiosk_orgs = dict(store.query("SELECT organization_id, count(*) FROM kiosks GROUP BY 1"))
@@ -563,7 +579,7 @@ def _insert_users(store: Store, cfg: SimConfig) -> None:
                     o.postal_code,
                     o.country,
                     created,
-                    created + timedelta(days=int(rng.integers(0, 30))),
+                    min(created + timedelta(days=int(rng.integers(0, 30))), history_start),
                 )
             )
             uid += 1

@@ -57,7 +57,33 @@ def _require_org(cur, org_id: Any) -> int:
     return int(row[0])
 
 
+# A writable field: (section of the body, or None for the top level; key in it; column it sets).
+Field = tuple[str | None, str, str]
+
+
+def _columns(body: dict[str, Any], fields: tuple[Field, ...]) -> dict[str, Any]:
+    """{column: value} for the `fields` present in `body`, later fields winning (a PATCH changes only what it
+    names)."""
+    cols: dict[str, Any] = {}
+    for section, key, column in fields:
+        source = body if section is None else (body.get(section) or {})
+        if key in source:
+            cols[column] = source[key]
+    return cols
+
+
 # -- products ------------------------------------------------------------------------------------------------
+_PRODUCT_FIELDS: tuple[Field, ...] = (
+    (None, "name", "name"),
+    (None, "description", "description"),
+    (None, "category", "category"),
+    (None, "manufacturer", "manufacturer"),
+    (None, "articleNumber", "article_number"),
+    ("packaging", "ean", "ean"),
+    ("packaging", "netWeightGramsUnit", "weight_unit"),
+)
+
+
 def _vat_value(cur, vat_id: Any) -> float | None:
     if vat_id is None:
         return None
@@ -137,27 +163,14 @@ def update_product(store: Store, product_id: int, body: dict[str, Any]) -> int:
     now = _now(store)
     with store.write() as cur:
         old_price, old_cost = _live_product(cur, product_id)
-        sets: dict[str, Any] = {}
-        for key, column in (
-            ("name", "name"),
-            ("description", "description"),
-            ("category", "category"),
-            ("manufacturer", "manufacturer"),
-            ("articleNumber", "article_number"),
-        ):
-            if key in body:
-                sets[column] = body[key]
+        sets = _columns(body, _PRODUCT_FIELDS)
         if "organizationId" in body:
             sets["organization_id"] = _require_org(cur, body["organizationId"])
         packaging = body.get("packaging") or {}
-        if "ean" in packaging:
-            sets["ean"] = packaging["ean"]
         if "shelfLifeDays" in packaging:
             sets["shelf_life_days"] = int(packaging["shelfLifeDays"])
         if "netWeightGrams" in packaging:
             sets["weight"] = float(packaging["netWeightGrams"])
-        if "netWeightGramsUnit" in packaging:
-            sets["weight_unit"] = packaging["netWeightGramsUnit"]
         if "nutrition" in body:
             sets["nutrition"] = json.dumps(body["nutrition"], ensure_ascii=False)
         if "dietaryInfo" in body:
@@ -248,20 +261,34 @@ def update_product_line_price(store: Store, product_line_id: int, body: dict[str
 
 
 # -- organizations -------------------------------------------------------------------------------------------
+_ORG_FIELDS: tuple[Field, ...] = (
+    (None, "name", "name"),
+    (None, "slug", "slug"),
+    (None, "description", "description"),
+    (None, "eanPrefix", "ean_prefix"),
+    (None, "privacyPolicyUrl", "privacy_policy_url"),
+    (None, "termsAndConditionsUrl", "terms_url"),
+    (None, "supportEmail", "support_email"),
+    (None, "supportPhoneNumber", "support_hotline"),
+    ("address", "address", "address"),
+    ("address", "postalCode", "postal_code"),
+    ("address", "city", "city"),
+    ("address", "state", "state"),
+    ("address", "country", "country"),
+    ("address", "countryCode", "country_code"),
+    ("contact", "contactPerson", "contact_person"),
+    ("contact", "role", "contact_role"),
+    ("contact", "email", "contact_email"),
+    ("contact", "phoneNumber", "contact_phone"),
+    # The nested support object wins over the flat supportEmail / supportPhoneNumber.
+    ("support", "email", "support_email"),
+    ("support", "hotline", "support_hotline"),
+    ("support", "hotlineAvailability", "support_hotline_availability"),
+)
+
+
 def _org_columns(cur, body: dict[str, Any]) -> dict[str, Any]:
-    cols: dict[str, Any] = {}
-    for key, column in (
-        ("name", "name"),
-        ("slug", "slug"),
-        ("description", "description"),
-        ("eanPrefix", "ean_prefix"),
-        ("privacyPolicyUrl", "privacy_policy_url"),
-        ("termsAndConditionsUrl", "terms_url"),
-        ("supportEmail", "support_email"),
-        ("supportPhoneNumber", "support_hotline"),
-    ):
-        if key in body:
-            cols[column] = body[key]
+    cols = _columns(body, _ORG_FIELDS)
     if "type" in body:
         if str(body["type"]).lower() not in _ORG_TYPES:
             raise ValueError(f"unknown organization type {body['type']!r}")
@@ -272,34 +299,6 @@ def _org_columns(cur, body: dict[str, Any]) -> dict[str, Any]:
         cols["currency"] = str(body["currency"]).upper()
     if "parentOrg" in body:
         cols["parent_id"] = None if body["parentOrg"] is None else _require_org(cur, body["parentOrg"])
-    address = body.get("address") or {}
-    for key, column in (
-        ("address", "address"),
-        ("postalCode", "postal_code"),
-        ("city", "city"),
-        ("state", "state"),
-        ("country", "country"),
-        ("countryCode", "country_code"),
-    ):
-        if key in address:
-            cols[column] = address[key]
-    contact = body.get("contact") or {}
-    for key, column in (
-        ("contactPerson", "contact_person"),
-        ("role", "contact_role"),
-        ("email", "contact_email"),
-        ("phoneNumber", "contact_phone"),
-    ):
-        if key in contact:
-            cols[column] = contact[key]
-    support = body.get("support") or {}
-    for key, column in (
-        ("email", "support_email"),
-        ("hotline", "support_hotline"),
-        ("hotlineAvailability", "support_hotline_availability"),
-    ):
-        if key in support:
-            cols[column] = support[key]
     return cols
 
 
@@ -344,31 +343,26 @@ def update_organization(store: Store, org_id: int, body: dict[str, Any]) -> int:
 
 
 # -- users ---------------------------------------------------------------------------------------------------
+_USER_FIELDS: tuple[Field, ...] = (
+    (None, "email", "email"),
+    (None, "firstName", "first_name"),
+    (None, "lastName", "last_name"),
+    (None, "status", "status"),
+    (None, "lang", "lang"),
+    (None, "mobile", "mobile"),
+    (None, "note", "note"),
+    (None, "avatarUrl", "avatar_url"),
+    ("address", "address", "address"),
+    ("address", "city", "city"),
+    ("address", "postalCode", "postal_code"),
+    ("address", "country", "country"),
+)
+
+
 def _user_columns(body: dict[str, Any]) -> dict[str, Any]:
-    cols: dict[str, Any] = {}
-    for key, column in (
-        ("email", "email"),
-        ("firstName", "first_name"),
-        ("lastName", "last_name"),
-        ("status", "status"),
-        ("lang", "lang"),
-        ("mobile", "mobile"),
-        ("note", "note"),
-        ("avatarUrl", "avatar_url"),
-    ):
-        if key in body:
-            cols[column] = body[key]
+    cols = _columns(body, _USER_FIELDS)
     if "membercards" in body:
         cols["membercards"] = [str(c) for c in body["membercards"] or []]
-    address = body.get("address") or {}
-    for key, column in (
-        ("address", "address"),
-        ("city", "city"),
-        ("postalCode", "postal_code"),
-        ("country", "country"),
-    ):
-        if key in address:
-            cols[column] = address[key]
     return cols
 
 

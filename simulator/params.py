@@ -43,14 +43,21 @@ class Query:
             return None
         return value
 
-    def number(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def _float(self, name: str) -> tuple[str, float] | None:
+        """The raw text and its float value; None when the parameter is absent or empty."""
         value = self.raw(name)
         if value in (None, ""):
-            return default
+            return None
         try:
-            parsed = float(value)
+            return value, float(value)
         except ValueError:
             raise bad_request(f"{name} must be a number, got {value!r}") from None
+
+    def number(self, name: str, default: int, *, minimum: int | None = None) -> int:
+        given = self._float(name)
+        if given is None:
+            return default
+        value, parsed = given
         if not math.isfinite(parsed) or parsed != int(parsed):
             raise bad_request(f"{name} must be a whole number, got {value!r}")
         number = int(parsed)
@@ -60,13 +67,10 @@ class Query:
 
     def real(self, name: str, default: float) -> float:
         """A finite number that may have a fraction (thresholds, minutes)."""
-        value = self.raw(name)
-        if value in (None, ""):
+        given = self._float(name)
+        if given is None:
             return default
-        try:
-            parsed = float(value)
-        except ValueError:
-            raise bad_request(f"{name} must be a number, got {value!r}") from None
+        value, parsed = given
         if not math.isfinite(parsed):
             raise bad_request(f"{name} must be a finite number, got {value!r}")
         return parsed

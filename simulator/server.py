@@ -224,11 +224,12 @@ class SimulatorServer:
     def reset_request_counts(self) -> None:
         self._state().reset_counts()
 
-    def advance(self, hours: float = 0.0, minutes: float = 0.0) -> dict[str, Any]:
-        """Move the simulator's clock forward; new purchases, refills, alert changes... appear."""
+    def advance(self, hours: float = 0.0, minutes: float = 0.0, **events: int | None) -> dict[str, Any]:
+        """Move the simulator's clock forward; new purchases, refills, alert changes... appear. `events` force
+        counts of the clock's live events (simulator.clock.EVENTS, e.g. `user_changes=3`)."""
         from simulator.routes import control
 
-        return control.advance(self._state(), timedelta(hours=hours, minutes=minutes))
+        return control.advance(self._state(), timedelta(hours=hours, minutes=minutes), **events)
 
     def upload_backlog(self, **kwargs: Any) -> dict[str, Any]:
         """An offline kiosk uploads purchases whose `created` lies in the past (clock.upload_backlog)."""
@@ -286,6 +287,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+# `livello-sim serve` on loopback and a port the OS picks (the READY line tells which).
+SERVE_ON_A_FREE_PORT = ("-m", "simulator.cli", "serve", "--host", "127.0.0.1", "--port", "0")
 _READY = re.compile(r"^READY (\S+)")
 _LINE = re.compile(r"^\s*(client_id|client_secret|control_key|base_url)\s*[:=]\s*(\S+)")
 
@@ -307,17 +310,7 @@ class SimulatorProcess:
     control_key: str = ""
 
     def start(self) -> SimulatorProcess:
-        cmd = [
-            sys.executable,
-            "-m",
-            "simulator.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            *self.args,
-        ]
+        cmd = [sys.executable, *SERVE_ON_A_FREE_PORT, *self.args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
@@ -349,6 +342,15 @@ class SimulatorProcess:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    # As on SimulatorServer, so that test helpers serve both handles.
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/auth/token"
+
+    @property
+    def demo_credentials(self) -> tuple[str, str]:
+        return self.client_id, self.client_secret
 
     def kill(self) -> None:
         """SIGKILL the simulator (no clean shutdown)."""

@@ -82,6 +82,20 @@ Params = Sequence[Any] | dict[str, Any] | None
 # caps the memory a client that varies its windows endlessly can make the memo hold.
 _MEMO_MAX_ENTRIES = 512
 
+# The columns every line of a purchase or a refill has, copied from its header (created, kiosk, organization)
+# and from the product line as it was at that moment.
+_LINE_COLUMNS = """\
+    line_number SMALLINT NOT NULL,
+    created TIMESTAMPTZ NOT NULL,
+    kiosk_id INTEGER NOT NULL,
+    organization_id INTEGER NOT NULL,
+    product_line_id INTEGER NOT NULL,
+    product_id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    ean VARCHAR,
+    planogram_position VARCHAR NOT NULL,
+"""
+
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS organizations (
     id INTEGER PRIMARY KEY,
@@ -247,16 +261,7 @@ CREATE TABLE IF NOT EXISTS transactions (
 );
 CREATE TABLE IF NOT EXISTS transaction_items (
     transaction_id BIGINT NOT NULL,
-    line_number SMALLINT NOT NULL,
-    created TIMESTAMPTZ NOT NULL,
-    kiosk_id INTEGER NOT NULL,
-    organization_id INTEGER NOT NULL,
-    product_line_id INTEGER NOT NULL,
-    product_id INTEGER NOT NULL,
-    name VARCHAR NOT NULL,
-    ean VARCHAR,
-    planogram_position VARCHAR NOT NULL,
-    quantity INTEGER NOT NULL,
+{line_columns}    quantity INTEGER NOT NULL,
     price DECIMAL(12,2) NOT NULL,
     vat_rate DECIMAL(5,2) NOT NULL,
     discount DECIMAL(12,2) NOT NULL,
@@ -275,16 +280,7 @@ CREATE TABLE IF NOT EXISTS refills (
 );
 CREATE TABLE IF NOT EXISTS refill_items (
     refill_id BIGINT NOT NULL,
-    line_number SMALLINT NOT NULL,
-    created TIMESTAMPTZ NOT NULL,
-    kiosk_id INTEGER NOT NULL,
-    organization_id INTEGER NOT NULL,
-    product_line_id INTEGER NOT NULL,
-    product_id INTEGER NOT NULL,
-    name VARCHAR NOT NULL,
-    ean VARCHAR,
-    planogram_position VARCHAR NOT NULL,
-    added INTEGER NOT NULL,
+{line_columns}    added INTEGER NOT NULL,
     removed INTEGER NOT NULL,           -- all units taken out, including the expired ones
     removed_expired INTEGER NOT NULL,
     cost DECIMAL(12,2) NOT NULL,
@@ -392,7 +388,7 @@ CREATE TABLE IF NOT EXISTS sim_state (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
 );
-"""
+""".replace("{line_columns}", _LINE_COLUMNS)
 
 TABLES: tuple[str, ...] = (
     "organizations",
@@ -458,6 +454,15 @@ def _walk(counts: dict[Any, int], skip: int, limit: int, descending: bool) -> tu
         last += 1
         seen += counts[keys[last]]
     return keys[first], keys[last], before, seen - before
+
+
+def add_range(conds: list[str], params: list[Any], column: str, lo: Any, hi: Any) -> None:
+    """Append `column >= lo` and `column <= hi` for the bounds that are not None (the API's windows are
+    inclusive on both ends)."""
+    for operator, bound in ((">=", lo), ("<=", hi)):
+        if bound is not None:
+            conds.append(f"{column} {operator} ?")
+            params.append(bound)
 
 
 def _int_in(column: str, values: Sequence[int]) -> str:
@@ -663,12 +668,7 @@ class Store:
         conds, params = ["fact = ?", *scope], [table]
         start_day = None if start is None else start.astimezone(UTC).date()
         end_day = None if end is None else end.astimezone(UTC).date()
-        if start_day is not None:
-            conds.append("day >= ?")
-            params.append(start_day)
-        if end_day is not None:
-            conds.append("day <= ?")
-            params.append(end_day)
+        add_range(conds, params, "day", start_day, end_day)
         per_day: dict[date, int] = {
             d: int(n)
             for d, n in self.query(

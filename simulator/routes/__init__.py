@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from simulator.params import Query, Window, timezone_from_headers, window
-from simulator.problems import ProblemError, bad_request
+from simulator.problems import ProblemError, bad_request, not_found
 
 if TYPE_CHECKING:
     from simulator.app import SimState
@@ -72,6 +72,13 @@ class Ctx:
     def org_visible(self, organization_id: int) -> bool:
         ids = self.org_ids
         return ids is None or organization_id in ids
+
+    def visible(self, rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
+        """The first of `rows` (a lookup by id) when the caller may see its `organization_id`; otherwise 404
+        "`what` not found", so a record of another organization looks like a missing one."""
+        if not rows or not self.org_visible(rows[0]["organization_id"]):
+            raise not_found(f"{what} not found")
+        return rows[0]
 
     def path_int(self, name: str) -> int:
         raw = self.path_params[name]
@@ -198,6 +205,83 @@ def iso_date(value: date | datetime | None) -> str | None:
 
 def paged(total: int, data: list[Any], **extra: Any) -> Reply:
     return Reply(200, {"total": int(total), **extra, "data": data})
+
+
+Filters = Callable[[Query, list[str], list[Any]], None]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list endpoint over one table, declared: GET `path` needs `scope`, sees the rows whose `org_column` is
+    in the caller's organizations (and `where`), counts `count_from` (the table and the joins its filters
+    need), selects with `select` (SELECT ... FROM ... without WHERE) and answers {total, data} with `render`
+    applied to each row. `paging` is the contract's style ("skip" or "page"). Text filters are (parameter,
+    column, partial): an exact one ignores case, a partial one is a case-insensitive substring; `filters`
+    adds the endpoint's other conditions. Rows are ordered by `sortBy` (`sort_columns`, unknown values mean
+    `default_sort`) and `sort` (1, the default, or -1), then by the unique column `unique`, so consecutive
+    pages never share or skip a row."""
+
+    path: str
+    scope: str
+    count_from: str
+    select: str
+    org_column: str
+    render: Callable[[dict[str, Any]], dict[str, Any]]
+    sort_columns: dict[str, str]
+    default_sort: str
+    unique: str
+    paging: str = "skip"
+    where: tuple[str, ...] = ()
+    text_filters: tuple[tuple[str, str, bool], ...] = ()
+    filters: Filters | None = None
+
+    def register(self) -> Listing:
+        ROUTES.add("GET", API_PREFIX + self.path, self.handle)
+        return self
+
+    def handle(self, ctx: Ctx) -> Reply:
+        ctx.require(self.scope)
+        q = ctx.query
+        params: list[Any] = []
+        where = [*self.where, in_list_sql(self.org_column, ctx.org_ids, params)]
+        for name, column, partial in self.text_filters:
+            value = q.string(name)
+            if value is None:
+                continue
+            if partial:
+                where.append(ilike_contains(column, value, params))
+            else:
+                where.append(f"lower({column}) = lower(?)")
+                params.append(value)
+        if self.filters is not None:
+            self.filters(q, where, params)
+        direction = "ASC" if q.sort_direction(1) == 1 else "DESC"
+        column = self.sort_columns[q.sort_by(list(self.sort_columns), self.default_sort)]
+        limit = q.limit()
+        offset = q.skip() if self.paging == "skip" else (q.page() - 1) * limit
+        order = f"{column} {direction}, {self.unique}"
+        total, rows = page_of(ctx, self.count_from, self.select, where, params, order, limit, offset)
+        return paged(total, [self.render(r) for r in rows])
+
+
+def page_of(
+    ctx: Ctx,
+    count_from: str,
+    select: str,
+    where: list[str],
+    params: list[Any],
+    order: str,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    """The total of `count_from` rows matching `where` and the rows offset..offset+limit of `select` in
+    `order` (which must be total: see `Listing`)."""
+    where_sql = " AND ".join(where)
+    total = ctx.store.scalar(f"SELECT count(*) FROM {count_from} WHERE {where_sql}", params)
+    rows = ctx.store.query_dicts(
+        f"{select} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
+    )
+    return int(total), rows
 
 
 def in_list_sql(column: str, values: list[Any] | None, params: list[Any]) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.params import render_utc
-from simulator.routes import Ctx, Reply, in_list_sql, paged, route
+from simulator.routes import Ctx, Reply, in_list_sql, page_of, paged, route
+from simulator.store import add_range
 
 _ORDER_COLUMNS = {"startDate": "a.start_date", "createdAt": "a.created_at"}
 
@@ -19,19 +20,13 @@ def list_alerts(ctx: Ctx) -> Reply:
     direction = q.enum("orderDirection", ["ASC", "DESC"], "DESC")
     params: list[Any] = []
     where = [in_list_sql("a.organization_id", ctx.org_ids, params)]
-    serials = q.csv("kioskSerialNumbers")
-    if serials is not None:
-        where.append("k.serial_number IN (SELECT unnest(?))")
-        params.append(serials)
-    types = q.csv("types")
-    if types is not None:
-        where.append("a.type IN (SELECT unnest(?))")
-        params.append(types)
     for name, column, allowed in (
+        ("kioskSerialNumbers", "k.serial_number", None),
+        ("types", "a.type", None),
         ("severities", "a.severity", ["low", "mid", "high"]),
         ("statuses", "a.status", ["open", "raised", "resolved"]),
     ):
-        values = q.csv_enum(name, allowed)
+        values = q.csv(name) if allowed is None else q.csv_enum(name, allowed)
         if values is not None:
             where.append(f"{column} IN (SELECT unnest(?))")
             params.append(values)
@@ -40,20 +35,11 @@ def list_alerts(ctx: Ctx) -> Reply:
         where.append("a.is_ack = ?")
         params.append(is_ack)
     win = ctx.window("startDateFrom", "startDateTo")
-    if win.start is not None:
-        where.append("a.start_date >= ?")
-        params.append(win.start)
-    if win.end is not None:
-        where.append("a.start_date <= ?")
-        params.append(win.end)
-    where_sql = " AND ".join(where)
-    base = f"FROM alerts a JOIN kiosks k ON k.id = a.kiosk_id WHERE {where_sql}"
-    total = ctx.store.scalar(f"SELECT count(*) {base}", params)
-    rows = ctx.store.query_dicts(
-        f"SELECT a.*, k.serial_number, k.name AS kiosk_name {base} "
-        f"ORDER BY {order_column} {direction}, a.id {direction} LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    )
+    add_range(where, params, "a.start_date", win.start, win.end)
+    joined = "alerts a JOIN kiosks k ON k.id = a.kiosk_id"
+    select = f"SELECT a.*, k.serial_number, k.name AS kiosk_name FROM {joined}"
+    order = f"{order_column} {direction}, a.id {direction}"
+    total, rows = page_of(ctx, joined, select, where, params, order, limit, offset)
     return paged(
         total,
         [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ TEMPERATURE_GROUPINGS = ["minute", "hour", "day", "week", "month"]
 # Longest window per temperature granularity (contract x-contract-notes); others are unbounded.
 TEMPERATURE_MAX_SPAN = {"minutely": timedelta(hours=24), "hourly": timedelta(days=31)}
 PRODUCT_STATS_COLUMNS = ["sold", "refilled", "removed", "totalGrossSales", "totalCost"]
+ArgsReader = Callable[[Ctx], dict[str, Any]]
 
 
 def _fn(name: str) -> Any:
@@ -80,42 +82,44 @@ for _path, _operation in (
     route("GET", _path)(_simple(_operation))
 
 
-@route("GET", "/analytics/inventory/low-stock")
-def low_stock(ctx: Ctx) -> Reply:
-    ctx.require("inventory:read")
-    q = ctx.query
-    limit, skip = q.limit(), q.skip()
-    threshold = q.real("threshold", 0)
-    total, rows = _fn("low_stock")(
-        ctx.store,
-        org_ids=ctx.org_ids,
-        kiosk_serials=q.csv("kioskSerialNumbers"),
-        threshold=threshold,
-        manufacturers=q.csv("manufacturers"),
-        skip=skip,
-        limit=limit,
-    )
-    return paged(total, rows)
+def _paged(path: str, scope: str, operation: str) -> Callable[[ArgsReader], ArgsReader]:
+    """Registers GET `path`, a paged analytics list: `operation`'s (total, rows) for skip/limit and the
+    arguments the decorated function reads from the request (after the scope check, so 403 beats 400)."""
+
+    def register(read_args: ArgsReader) -> ArgsReader:
+        def handler(ctx: Ctx) -> Reply:
+            ctx.require(scope)
+            q = ctx.query
+            total, rows = _fn(operation)(ctx.store, skip=q.skip(), limit=q.limit(), **read_args(ctx))
+            return paged(total, rows)
+
+        handler.__name__ = operation
+        route("GET", path)(handler)
+        return read_args
+
+    return register
 
 
-@route("GET", "/analytics/inventory/product-stats")
-def product_stats(ctx: Ctx) -> Reply:
-    ctx.require("reports:read")
+@_paged("/analytics/inventory/low-stock", "inventory:read", "low_stock")
+def _low_stock_args(ctx: Ctx) -> dict[str, Any]:
     q = ctx.query
-    limit, skip = q.limit(), q.skip()
-    sort_column = q.enum("sortColumn", PRODUCT_STATS_COLUMNS)
-    sort_direction = q.enum("sortDirection", ["ASC", "DESC"])
-    include_zero = bool(q.boolean("includeZeroActivity", False))
-    total, rows = _fn("product_stats")(
-        ctx.store,
-        sort_column=sort_column,
-        sort_direction=sort_direction,
-        include_zero_activity=include_zero,
-        skip=skip,
-        limit=limit,
+    return {
+        "org_ids": ctx.org_ids,
+        "kiosk_serials": q.csv("kioskSerialNumbers"),
+        "threshold": q.real("threshold", 0),
+        "manufacturers": q.csv("manufacturers"),
+    }
+
+
+@_paged("/analytics/inventory/product-stats", "reports:read", "product_stats")
+def _product_stats_args(ctx: Ctx) -> dict[str, Any]:
+    q = ctx.query
+    return {
+        "sort_column": q.enum("sortColumn", PRODUCT_STATS_COLUMNS),
+        "sort_direction": q.enum("sortDirection", ["ASC", "DESC"]),
+        "include_zero_activity": bool(q.boolean("includeZeroActivity", False)),
         **_common(ctx),
-    )
-    return paged(total, rows)
+    }
 
 
 @route("GET", "/analytics/temperature/{granularity}")

@@ -1,9 +1,11 @@
 """The /_sim control surface (outside the vendor API; guarded by X-Sim-Control-Key in app.py).
 
-POST /_sim/advance  {"hours": n} or {"minutes": n}    move the clock; returns what appeared/changed
+POST /_sim/advance  {"hours": n} or {"minutes": n}    move the clock; returns what appeared/changed; optional
+                    counts force events: renames, price_changes, deletions, new_kiosks, user_changes
 POST /_sim/backlog  {"kiosk_serial": "LIV-0001", "hours_late": 6, ...}   late-arriving purchases
 GET  /_sim/faults                                     current fault settings
-POST /_sim/faults   {"error_ratio": 0.1, ...}          change some settings ({"reset": true} clears them)
+POST /_sim/faults   {"error_ratio": 0.1, ...}          change some settings, FaultConfig's field names as keys
+                                                      ({"reset": true} starts from the defaults)
 POST /_sim/revoke   {"client_id": "...", "revoked": true}
 POST /_sim/expire-tokens                              invalidate every issued token now
 GET  /_sim/state                                      clock, row counts, request counts, faults, revocations
@@ -45,14 +47,17 @@ def _summary(result: Any) -> Any:
     return result
 
 
-def advance(state: Any, delta: timedelta) -> dict[str, Any]:
+def advance(state: Any, delta: timedelta, **events: int | None) -> dict[str, Any]:
     from simulator import clock
 
     if delta <= timedelta(0):
         raise bad_request("advance needs a positive number of hours or minutes")
     if delta > MAX_ADVANCE:
         raise bad_request(f"advance at most {MAX_ADVANCE.days} days per call")
-    result = _summary(clock.advance(state.store, state.config, delta))
+    unknown = set(events) - set(clock.EVENTS)
+    if unknown:
+        raise bad_request(f"unknown event(s) {', '.join(sorted(unknown))}; known: {', '.join(clock.EVENTS)}")
+    result = _summary(clock.advance(state.store, state.config, delta, **events))
     return {"now": render_utc(state.store.now), "changes": result}
 
 
@@ -75,11 +80,12 @@ def dispatch(state: Any, method: str, path: str, body: bytes, query: Query) -> R
     if method == "POST" and path == "/_sim/advance":
         data = _json(body)
         try:
-            hours = float(data.get("hours", 0) or 0)
-            minutes = float(data.get("minutes", 0) or 0)
+            hours = float(data.pop("hours", 0) or 0)
+            minutes = float(data.pop("minutes", 0) or 0)
+            events = {k: None if v is None else int(v) for k, v in data.items()}
         except (TypeError, ValueError):
-            raise bad_request("hours and minutes must be numbers") from None
-        return Reply(200, advance(state, timedelta(hours=hours, minutes=minutes)))
+            raise bad_request("hours, minutes and event counts must be numbers") from None
+        return Reply(200, advance(state, timedelta(hours=hours, minutes=minutes), **events))
     if method == "POST" and path == "/_sim/backlog":
         return Reply(200, upload_backlog(state, _json(body)))
     if path == "/_sim/faults":

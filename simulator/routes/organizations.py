@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.params import render_utc
+from simulator.params import Query, render_utc
 from simulator.problems import not_found
-from simulator.routes import Ctx, Reply, ilike_contains, in_list_sql, money, number, paged, route
-
-_SORT_COLUMNS = {"name": "o.name", "kioskCount": "kiosk_count"}
+from simulator.routes import (
+    Ctx,
+    Listing,
+    Reply,
+    money,
+    number,
+    route,
+)
 
 ORG_SELECT = """
     SELECT o.*, (SELECT count(*) FROM kiosks k WHERE k.organization_id = o.id) AS kiosk_count
@@ -51,39 +56,32 @@ def render_organization(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@route("GET", "/organizations")
-def list_organizations(ctx: Ctx) -> Reply:
-    ctx.require("organizations:read")
-    q = ctx.query
-    direction = "ASC" if q.sort_direction(1) == 1 else "DESC"
-    column = _SORT_COLUMNS[q.sort_by(list(_SORT_COLUMNS), "name")]
-    limit, skip = q.limit(), q.skip()
-    params: list[Any] = []
-    where = [in_list_sql("o.id", ctx.org_ids, params)]
-    for name, column_sql in (
-        ("postalCode", "o.postal_code"),
-        ("city", "o.city"),
-        ("organizationType", "o.type"),
-    ):
-        value = q.string(name)
-        if value is not None:
-            where.append(f"lower({column_sql}) = lower(?)")
-            params.append(value)
+def _country_filter(q: Query, where: list[str], params: list[Any]) -> None:
     country = q.string("country")
     if country is not None:
         # Either the country name or its ISO code, as users type both.
         where.append("(lower(o.country) = lower(?) OR lower(o.country_code) = lower(?))")
         params.extend([country, country])
-    name = q.string("name")
-    if name is not None:
-        where.append(ilike_contains("o.name", name, params))
-    where_sql = " AND ".join(where)
-    total = ctx.store.scalar(f"SELECT count(*) FROM organizations o WHERE {where_sql}", params)
-    rows = ctx.store.query_dicts(
-        f"{ORG_SELECT} WHERE {where_sql} ORDER BY {column} {direction}, o.id LIMIT ? OFFSET ?",
-        [*params, limit, skip],
-    )
-    return paged(total, [render_organization(r) for r in rows])
+
+
+Listing(
+    path="/organizations",
+    scope="organizations:read",
+    count_from="organizations o",
+    select=ORG_SELECT,
+    org_column="o.id",
+    render=render_organization,
+    sort_columns={"name": "o.name", "kioskCount": "kiosk_count"},
+    default_sort="name",
+    unique="o.id",
+    text_filters=(
+        ("postalCode", "o.postal_code", False),
+        ("city", "o.city", False),
+        ("organizationType", "o.type", False),
+        ("name", "o.name", True),
+    ),
+    filters=_country_filter,
+).register()
 
 
 def visible_organization(ctx: Ctx, org_id: int) -> dict[str, Any]:

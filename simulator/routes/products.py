@@ -6,16 +6,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from simulator.params import render_utc
-from simulator.problems import not_found
-from simulator.routes import Ctx, Reply, ilike_contains, in_list_sql, money, money_text, number, paged, route
-
-_SORT_COLUMNS = {
-    "name": "p.name",
-    "manufacturer": "p.manufacturer",
-    "weight": "p.weight",
-    "cost": "p.cost",
-    "price": "p.price",
-}
+from simulator.routes import (
+    Ctx,
+    Listing,
+    Reply,
+    money,
+    money_text,
+    number,
+    route,
+)
 
 PRODUCT_SELECT = """
     SELECT p.*, o.name AS organization_name, o.currency AS organization_currency
@@ -53,42 +52,35 @@ def render_product(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@route("GET", "/products")
-def list_products(ctx: Ctx) -> Reply:
-    ctx.require("products:read")
-    q = ctx.query
-    direction = "ASC" if q.sort_direction(1) == 1 else "DESC"
-    column = _SORT_COLUMNS[q.sort_by(list(_SORT_COLUMNS), "name")]
-    limit, page = q.limit(), q.page()
-    params: list[Any] = []
-    where = ["NOT p.deleted", in_list_sql("p.organization_id", ctx.org_ids, params)]
-    for name, column_sql, partial in (
+Listing(
+    path="/products",
+    scope="products:read",
+    count_from="products p",
+    select=PRODUCT_SELECT,
+    org_column="p.organization_id",
+    render=render_product,
+    sort_columns={
+        "name": "p.name",
+        "manufacturer": "p.manufacturer",
+        "weight": "p.weight",
+        "cost": "p.cost",
+        "price": "p.price",
+    },
+    default_sort="name",
+    unique="p.id",
+    paging="page",
+    where=("NOT p.deleted",),
+    text_filters=(
         ("name", "p.name", True),
         ("category", "p.category", False),
         ("manufacturer", "p.manufacturer", False),
-    ):
-        value = q.string(name)
-        if value is None:
-            continue
-        if partial:
-            where.append(ilike_contains(column_sql, value, params))
-        else:
-            where.append(f"lower({column_sql}) = lower(?)")
-            params.append(value)
-    where_sql = " AND ".join(where)
-    total = ctx.store.scalar(f"SELECT count(*) FROM products p WHERE {where_sql}", params)
-    rows = ctx.store.query_dicts(
-        f"{PRODUCT_SELECT} WHERE {where_sql} ORDER BY {column} {direction}, p.id LIMIT ? OFFSET ?",
-        [*params, limit, (page - 1) * limit],
-    )
-    return paged(total, [render_product(r) for r in rows])
+    ),
+).register()
 
 
 def visible_product(ctx: Ctx, product_id: int) -> dict[str, Any]:
     rows = ctx.store.query_dicts(f"{PRODUCT_SELECT} WHERE p.id = ? AND NOT p.deleted", [product_id])
-    if not rows or not ctx.org_visible(rows[0]["organization_id"]):
-        raise not_found(f"Product {product_id} not found")
-    return rows[0]
+    return ctx.visible(rows, f"Product {product_id}")
 
 
 @route("GET", "/products/{id}")

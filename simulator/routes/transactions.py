@@ -14,6 +14,7 @@ Money is read as DOUBLE: DECIMAL(12,2) -> DOUBLE is the correctly rounded value,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,8 +22,8 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from simulator.params import render_instant
-from simulator.problems import not_found
-from simulator.routes import Ctx, Reply, in_list_sql, paged, route
+from simulator.routes import Ctx, Handler, Reply, in_list_sql, paged, route
+from simulator.store import add_range
 
 _TX_SORT = {
     "created": "t.created",
@@ -57,12 +58,7 @@ def _fact_where(
     where = [in_list_sql(f"{alias}.organization_id", org_ids, params)]
     if kiosk_ids is not None:
         where.append(in_list_sql(f"{alias}.kiosk_id", kiosk_ids, params))
-    if lo is not None:
-        where.append(f"{alias}.created >= ?")
-        params.append(lo)
-    if hi is not None:
-        where.append(f"{alias}.created <= ?")
-        params.append(hi)
+    add_range(where, params, f"{alias}.created", lo, hi)
     return " AND ".join(where)
 
 
@@ -188,6 +184,9 @@ def _instants(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+Renderer = Callable[[dict[str, Any], orjson.Fragment, dict[str, Any], ZoneInfo], dict[str, Any]]
+
+
 def _render_transaction(
     t: dict[str, Any], items: orjson.Fragment, kiosk: dict[str, Any], tz: ZoneInfo
 ) -> dict[str, Any]:
@@ -240,25 +239,13 @@ def list_transactions(ctx: Ctx) -> Reply:
     return paged(total, data, membercardList=membercards)
 
 
-@route("GET", "/transactions/{id}")
-def get_transaction(ctx: Ctx) -> Reply:
-    ctx.require("transactions:read")
-    tx_id = ctx.path_int("id")
-    t = _visible_row(ctx, "transactions t", TX_COLUMNS, tx_id, "Transaction")
-    items = _lines(ctx, "transaction_items", [t])
-    kiosk = _kiosk_refs(ctx, {t["kiosk_id"]})[t["kiosk_id"]]
-    return Reply(200, _render_transaction(t, items.get(tx_id, NO_LINES), kiosk, ctx.tz))
-
-
 def _visible_row(ctx: Ctx, table_alias: str, columns: str, row_id: int, label: str) -> dict[str, Any]:
     """One transaction or refill by id; 404 when unknown or outside the client's organizations."""
     alias = table_alias.split()[1]
     rows = _instants(
         ctx.store.query_records(f"SELECT {columns} FROM {table_alias} WHERE {alias}.id = ?", [row_id])
     )
-    if not rows or not ctx.org_visible(rows[0]["organization_id"]):
-        raise not_found(f"{label} {row_id} not found")
-    return rows[0]
+    return ctx.visible(rows, f"{label} {row_id}")
 
 
 def _render_refill(
@@ -292,11 +279,25 @@ def list_refills(ctx: Ctx) -> Reply:
     )
 
 
-@route("GET", "/refills/{id}")
-def get_refill(ctx: Ctx) -> Reply:
-    ctx.require("refills:read")
-    refill_id = ctx.path_int("id")
-    r = _visible_row(ctx, "refills r", REFILL_COLUMNS, refill_id, "Refill")
-    items = _lines(ctx, "refill_items", [r])
-    kiosk = _kiosk_refs(ctx, {r["kiosk_id"]})[r["kiosk_id"]]
-    return Reply(200, _render_refill(r, items.get(refill_id, NO_LINES), kiosk, ctx.tz))
+def _get_one(
+    scope: str, table_alias: str, columns: str, label: str, line_table: str, render: Renderer
+) -> Handler:
+    """GET /transactions/{id} or /refills/{id}: one record, rendered exactly as in its list."""
+
+    def handler(ctx: Ctx) -> Reply:
+        ctx.require(scope)
+        row_id = ctx.path_int("id")
+        row = _visible_row(ctx, table_alias, columns, row_id, label)
+        items = _lines(ctx, line_table, [row])
+        kiosk = _kiosk_refs(ctx, {row["kiosk_id"]})[row["kiosk_id"]]
+        return Reply(200, render(row, items.get(row_id, NO_LINES), kiosk, ctx.tz))
+
+    return handler
+
+
+for _path, _scope, _table_alias, _columns, _label, _line_table, _render in (
+    ("/transactions/{id}", "transactions:read", "transactions t", TX_COLUMNS, "Transaction",
+     "transaction_items", _render_transaction),
+    ("/refills/{id}", "refills:read", "refills r", REFILL_COLUMNS, "Refill", "refill_items", _render_refill),
+):  # fmt: skip
+    route("GET", _path)(_get_one(_scope, _table_alias, _columns, _label, _line_table, _render))

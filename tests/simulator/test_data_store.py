@@ -9,7 +9,7 @@ import pytest
 from simulator import clock
 from simulator.config import SimConfig
 from simulator.generator import generate
-from simulator.store import Store
+from simulator.store import Store, add_range
 
 NOW = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
 
@@ -48,15 +48,11 @@ def test_page_slice_holds_exactly_the_page(store: Store, case: str, skip: int, d
     if case == "window":
         start, end = NOW - timedelta(days=3, hours=5, minutes=7), NOW - timedelta(hours=30, seconds=1)
     where, params = ["TRUE"], []
-    if org_ids is not None:
-        where.append("organization_id IN (SELECT unnest(?))")
-        params.append(org_ids)
-    if kiosk_ids is not None:
-        where.append("kiosk_id IN (SELECT unnest(?))")
-        params.append(kiosk_ids)
-    if start is not None:
-        where += ["created >= ?", "created <= ?"]
-        params += [start, end]
+    for column, values in (("organization_id", org_ids), ("kiosk_id", kiosk_ids)):
+        if values is not None:
+            where.append(f"{column} IN (SELECT unnest(?))")
+            params.append(values)
+    add_range(where, params, "created", start, end)
     for table in ("transactions", "refills"):
         full_where = " AND ".join(where)
         window = store.page_slice(
@@ -71,12 +67,7 @@ def test_page_slice_holds_exactly_the_page(store: Store, case: str, skip: int, d
         )
         assert window.total == store.scalar(f"SELECT count(*) FROM {table} WHERE {full_where}", params)
         narrowed, narrowed_params = list(where), list(params)
-        if window.lo is not None:
-            narrowed.append("created >= ?")
-            narrowed_params.append(window.lo)
-        if window.hi is not None:
-            narrowed.append("created <= ?")
-            narrowed_params.append(window.hi)
+        add_range(narrowed, narrowed_params, "created", window.lo, window.hi)
         expected = _page(store, table, full_where, params, skip, 100, desc)
         if window.empty:
             assert expected == []

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import fetch_token
+from tests.simulator.helpers import bearer_client, read_all
 
 WINDOW = {"startDate": "2026-02-26", "endDate": "2026-03-02"}
 CENT = Decimal("0.01")
@@ -18,27 +18,13 @@ CENT = Decimal("0.01")
 
 @pytest.fixture(scope="module")
 def client(simulator) -> httpx.Client:
-    with httpx.Client(
-        base_url=simulator.base_url,
-        timeout=30,
-        headers={"Authorization": f"Bearer {fetch_token(simulator)}", "x-timezone": "UTC"},
-    ) as c:
+    with bearer_client(simulator, timeout=30, **{"x-timezone": "UTC"}) as c:
         yield c
-
-
-def _all(client: httpx.Client, path: str, **params: str) -> list[dict]:
-    rows: list[dict] = []
-    for _ in range(10_000):
-        body = client.get(path, params={**params, "limit": "100", "skip": str(len(rows))}).json()
-        rows.extend(body["data"])
-        if len(rows) >= body["total"] or not body["data"]:
-            return rows
-    raise AssertionError("paging did not end")
 
 
 @pytest.fixture(scope="module")
 def counted(client) -> list[dict]:
-    txs = _all(client, "/transactions", **WINDOW)
+    txs = read_all(client, "/transactions", **WINDOW)
     assert txs
     return [t for t in txs if t["paymentMethod"]["isPaid"] and t["session"]["details"]["endedWithPurchase"]]
 
@@ -109,7 +95,7 @@ def test_payment_types_and_peak_hour_count_transactions(client, counted) -> None
 
 
 def test_refill_stats_equal_sums_over_refills(client) -> None:
-    refills = _all(client, "/refills", **WINDOW)
+    refills = read_all(client, "/refills", **WINDOW)
     assert refills
     stats = client.get("/analytics/refills/stats", params=WINDOW).json()
     items = [i for r in refills for i in r["itemsReplenished"]]
@@ -125,7 +111,7 @@ def test_refill_stats_equal_sums_over_refills(client) -> None:
 
 
 def test_low_stock_matches_inventory(client, simulator) -> None:
-    rows = _all(client, "/analytics/inventory/low-stock", threshold="3")
+    rows = read_all(client, "/analytics/inventory/low-stock", threshold="3")
     assert all(r["quantity"] <= 3 for r in rows)
     serial = simulator.store.scalar("SELECT serial_number FROM kiosks ORDER BY id LIMIT 1")
     cells = client.get(f"/kiosks/{serial}/inventory").json()
@@ -139,9 +125,10 @@ def test_kiosk_today_sales_total_is_todays_paid_purchases(client, simulator) -> 
     now = simulator.store.now
     for kiosk in client.get("/kiosks", params={"limit": 100}).json()["data"]:
         local_day = now.astimezone(ZoneInfo(kiosk["timezone"])).date().isoformat()
-        txs = _all_in_zone(
+        txs = read_all(
             client,
-            kiosk["timezone"],
+            "/transactions",
+            zone=kiosk["timezone"],
             kioskSerialNumbers=kiosk["serialNumber"],
             startDate=local_day,
             endDate=local_day,
@@ -150,20 +137,6 @@ def test_kiosk_today_sales_total_is_todays_paid_purchases(client, simulator) -> 
             t for t in txs if t["paymentMethod"]["isPaid"] and t["session"]["details"]["endedWithPurchase"]
         ]
         assert _d(kiosk["todaySalesTotal"]) == sum((_d(t["total"]) for t in paid), Decimal(0))
-
-
-def _all_in_zone(client: httpx.Client, zone: str, **params: str) -> list[dict]:
-    rows: list[dict] = []
-    for _ in range(10_000):
-        body = client.get(
-            "/transactions",
-            params={**params, "limit": "100", "skip": str(len(rows))},
-            headers={"x-timezone": zone},
-        ).json()
-        rows.extend(body["data"])
-        if len(rows) >= body["total"] or not body["data"]:
-            return rows
-    raise AssertionError("paging did not end")
 
 
 def test_temperature_exists_only_up_to_now(client, simulator) -> None:

@@ -16,6 +16,7 @@ from simulator.auth import (
     organization_client_id,
     organization_client_secret,
 )
+from tests.simulator.helpers import DEMO_TOKEN_REQUEST
 
 
 def _token(sim, client_id="lv_m2m_demo", secret="sk_live_demo", grant_type="client_credentials", **kw):
@@ -90,11 +91,7 @@ def test_form_encoded_token_request_works(simulator) -> None:
     response = httpx.post(
         simulator.token_url,
         timeout=10,
-        data={
-            "client_id": "lv_m2m_demo",
-            "client_secret": "sk_live_demo",
-            "grant_type": "client_credentials",
-        },
+        data=DEMO_TOKEN_REQUEST,
     )
     assert response.status_code == 200
 

@@ -72,17 +72,6 @@ def validate(openapi_spec: dict[str, Any]):
 
 
 @pytest.fixture(scope="module")
-def client(simulator) -> httpx.Client:
-    from tests.conftest import fetch_token
-
-    token = fetch_token(simulator)
-    with httpx.Client(
-        base_url=simulator.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=20
-    ) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def ids(simulator) -> dict[str, Any]:
     store = simulator.store
     return {

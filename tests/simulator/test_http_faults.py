@@ -10,16 +10,11 @@ import pytest
 
 from simulator.config import FaultConfig
 from tests.conftest import fetch_token
-
-
-def _client(sim) -> httpx.Client:
-    return httpx.Client(
-        base_url=sim.base_url, timeout=10, headers={"Authorization": f"Bearer {fetch_token(sim)}"}
-    )
+from tests.simulator.helpers import bearer_client, status_with
 
 
 def test_rate_limit_headers_on_success_and_error_responses(simulator) -> None:
-    with _client(simulator) as client:
+    with bearer_client(simulator) as client:
         for path in ("/kiosks", "/kiosks/LIV-9999", "/transactions?limit=0", "/no-such-route"):
             response = client.get(path)
             assert {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= set(response.headers), (
@@ -37,7 +32,7 @@ def test_rate_limit_headers_on_success_and_error_responses(simulator) -> None:
 
 def test_remaining_counts_down_then_429_with_retry_after_then_window_resets(simulator_factory) -> None:
     sim = simulator_factory(rate_limit_per_hour=5, rate_limit_window_seconds=3)
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         remaining = [int(client.get("/kiosks").headers["ratelimit-remaining"]) for _ in range(5)]
         assert remaining == [4, 3, 2, 1, 0]
         limited = client.get("/kiosks")
@@ -50,24 +45,14 @@ def test_remaining_counts_down_then_429_with_retry_after_then_window_resets(simu
         assert client.get("/kiosks").status_code == 200
 
 
-def test_limits_are_per_client(simulator_factory) -> None:
+def test_limits_are_perbearer_client(simulator_factory) -> None:
     sim = simulator_factory(rate_limit_per_hour=2, rate_limit_window_seconds=60)
     demo = fetch_token(sim)
     limited = fetch_token(sim, "lv_m2m_limited", "sk_live_limited")
     for _ in range(2):
-        httpx.get(sim.base_url + "/kiosks", headers={"Authorization": f"Bearer {demo}"}, timeout=10)
-    assert (
-        httpx.get(
-            sim.base_url + "/kiosks", headers={"Authorization": f"Bearer {demo}"}, timeout=10
-        ).status_code
-        == 429
-    )
-    assert (
-        httpx.get(
-            sim.base_url + "/kiosks", headers={"Authorization": f"Bearer {limited}"}, timeout=10
-        ).status_code
-        == 200
-    )
+        status_with(sim, "/kiosks", demo)
+    assert status_with(sim, "/kiosks", demo) == 429
+    assert status_with(sim, "/kiosks", limited) == 200
 
 
 def test_token_endpoint_has_its_own_limit(simulator_factory) -> None:
@@ -76,13 +61,13 @@ def test_token_endpoint_has_its_own_limit(simulator_factory) -> None:
     statuses = [httpx.post(sim.token_url, json=body, timeout=10).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     # The API budget is separate.
-    with _client(simulator_factory(token_rate_limit_per_minute=3)) as client:
+    with bearer_client(simulator_factory(token_rate_limit_per_minute=3)) as client:
         assert client.get("/kiosks").status_code == 200
 
 
 def test_rate_limit_zero_disables_limiting(simulator_factory) -> None:
     sim = simulator_factory(rate_limit_per_hour=0)
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         responses = [client.get("/alerts/types") for _ in range(30)]
     assert all(r.status_code == 200 for r in responses)
     assert int(responses[-1].headers["ratelimit-remaining"]) > 0
@@ -90,7 +75,7 @@ def test_rate_limit_zero_disables_limiting(simulator_factory) -> None:
 
 def test_error_ratio_is_deterministic_given_the_seed(simulator_factory) -> None:
     sim = simulator_factory(faults=FaultConfig(seed=3, error_ratio=0.3))
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         first = [client.get("/alerts/types").status_code for _ in range(40)]
         sim.set_faults(FaultConfig(seed=3, error_ratio=0.3))
         second = [client.get("/alerts/types").status_code for _ in range(40)]
@@ -102,7 +87,7 @@ def test_error_ratio_is_deterministic_given_the_seed(simulator_factory) -> None:
 
 def test_errors_are_problem_json_with_rate_limit_headers(simulator_factory) -> None:
     sim = simulator_factory(faults=FaultConfig(error_ratio=1.0, error_statuses=(503,)))
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         response = client.get("/kiosks")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
@@ -112,7 +97,7 @@ def test_errors_are_problem_json_with_rate_limit_headers(simulator_factory) -> N
 
 def test_429_bursts_follow_the_configured_rhythm(simulator_factory) -> None:
     sim = simulator_factory()
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         sim.set_faults(burst_429_every=3, burst_429_length=2, burst_retry_after_seconds=1)
         statuses = [client.get("/alerts/types") for _ in range(10)]
     assert [r.status_code for r in statuses] == [200, 200, 200, 429, 429, 200, 200, 200, 429, 429]
@@ -121,7 +106,7 @@ def test_429_bursts_follow_the_configured_rhythm(simulator_factory) -> None:
 
 def test_added_latency(simulator_factory) -> None:
     sim = simulator_factory()
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         sim.set_faults(latency_ms=300)
         started = time.monotonic()
         assert client.get("/alerts/types").status_code == 200
@@ -130,7 +115,7 @@ def test_added_latency(simulator_factory) -> None:
 
 def test_dropped_connections_close_without_response(simulator_factory) -> None:
     sim = simulator_factory()
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         sim.set_faults(drop_ratio=1.0)
         with pytest.raises(httpx.TransportError):
             client.get("/alerts/types")
@@ -140,7 +125,7 @@ def test_dropped_connections_close_without_response(simulator_factory) -> None:
 
 def test_truncated_bodies_keep_status_and_content_length(simulator_factory) -> None:
     sim = simulator_factory()
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         sim.set_faults(truncate_ratio=1.0)
         response = client.get("/alerts/types")
     assert response.status_code == 200
@@ -153,19 +138,11 @@ def test_tokens_expire_mid_run(simulator_factory) -> None:
     sim = simulator_factory()
     sim.set_faults(expire_tokens_after=3)
     token = fetch_token(sim)
-    headers = {"Authorization": f"Bearer {token}"}
-    statuses = [
-        httpx.get(sim.base_url + "/alerts/types", headers=headers, timeout=10).status_code for _ in range(4)
-    ]
+    statuses = [status_with(sim, "/alerts/types", token) for _ in range(4)]
     assert statuses == [200, 200, 200, 401]
     fresh = fetch_token(sim)
     assert fresh != token
-    assert (
-        httpx.get(
-            sim.base_url + "/alerts/types", headers={"Authorization": f"Bearer {fresh}"}, timeout=10
-        ).status_code
-        == 200
-    )
+    assert status_with(sim, "/alerts/types", fresh) == 200
 
 
 def test_faults_through_the_control_route(simulator_factory) -> None:
@@ -179,7 +156,7 @@ def test_faults_through_the_control_route(simulator_factory) -> None:
         timeout=10,
     )
     assert response.status_code == 200 and response.json()["error_ratio"] == 1.0
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         assert client.get("/kiosks").status_code == 502
         # The control surface itself is never faulted.
         assert httpx.get(sim.root_url + "/_sim/state", headers=key, timeout=10).status_code == 200
@@ -191,7 +168,7 @@ def test_faults_through_the_control_route(simulator_factory) -> None:
 
 def test_request_counts_per_path(simulator_factory) -> None:
     sim = simulator_factory()
-    with _client(sim) as client:
+    with bearer_client(sim) as client:
         for _ in range(3):
             client.get("/kiosks", params={"page": 1})
         client.get("/alerts/types")

@@ -9,16 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import fetch_token
-
-
-@pytest.fixture(scope="module")
-def client(simulator) -> httpx.Client:
-    with httpx.Client(
-        base_url=simulator.base_url, timeout=20, headers={"Authorization": f"Bearer {fetch_token(simulator)}"}
-    ) as c:
-        yield c
-
 
 def _key_kiosk(row: dict[str, Any]) -> Any:
     return row["serialNumber"]

@@ -5,19 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from tests.conftest import fetch_token
-
-
-@pytest.fixture(scope="module")
-def client(simulator) -> httpx.Client:
-    with httpx.Client(
-        base_url=simulator.base_url, timeout=20, headers={"Authorization": f"Bearer {fetch_token(simulator)}"}
-    ) as c:
-        yield c
-
+from tests.simulator.helpers import read_all
 
 BAD_REQUESTS = [
     ("/transactions", {"startDate": "not-a-date"}, {}),
@@ -88,18 +78,6 @@ def test_not_found_and_method_not_allowed_are_problems(client) -> None:
     assert wrong_method.headers["content-type"] == "application/problem+json"
 
 
-def _all(client, path, **params) -> list[dict]:
-    rows: list[dict] = []
-    for _ in range(1000):
-        body = client.get(
-            path, params={**params, "limit": 100, "skip": len(rows)}, headers={"x-timezone": "UTC"}
-        ).json()
-        rows.extend(body["data"])
-        if len(rows) >= body["total"] or not body["data"]:
-            return rows
-    raise AssertionError("paging did not end")
-
-
 def test_date_only_windows_are_whole_inclusive_days_in_the_x_timezone(client, simulator) -> None:
     zone = ZoneInfo("Europe/Zurich")
     response = client.get(
@@ -158,7 +136,7 @@ def test_x_timezone_rendering(client) -> None:
 
 def test_filters(client, simulator) -> None:
     serial = simulator.store.scalar("SELECT serial_number FROM kiosks ORDER BY id LIMIT 1")
-    txs = _all(client, "/transactions", kioskSerialNumbers=serial)
+    txs = read_all(client, "/transactions", kioskSerialNumbers=serial)
     assert txs and {t["kiosk"]["serialNumber"] for t in txs} == {serial}
     alerts = client.get("/alerts", params={"statuses": "resolved", "isAck": "true", "limit": 100}).json()
     assert all(a["status"] == "resolved" and a["isAck"] for a in alerts["data"])

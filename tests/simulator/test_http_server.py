@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from simulator.server import SimulatorProcess
+from tests.simulator.helpers import DEMO_TOKEN_REQUEST
 
 
 def test_serve_prints_credentials_then_ready_and_answers() -> None:
@@ -45,11 +46,7 @@ def test_serve_prints_credentials_then_ready_and_answers() -> None:
         old = httpx.post(
             sim.base_url + "/auth/token",
             timeout=10,
-            json={
-                "client_id": "lv_m2m_demo",
-                "client_secret": "sk_live_demo",
-                "grant_type": "client_credentials",
-            },
+            json=DEMO_TOKEN_REQUEST,
         )
         assert old.status_code == 401
         state = httpx.get(
