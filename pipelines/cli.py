@@ -58,11 +58,9 @@ def add_run(subparsers: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.lock import LockedError
+    from pipelines.job import run_job
     from pipelines.settings import load_settings
-    from pipelines.sync import Sync, _root_livello_error, describe_failure, record_run
     from sources.livello.config import SettingError
-    from sources.livello.errors import AuthenticationError, BudgetExhaustedError, PermissionDeniedError
 
     try:
         settings = load_settings(
@@ -75,65 +73,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             transform=not args.no_transform,
             progress=not args.quiet,
         )
-        sync = Sync(settings, out=_out)
+        return run_job(settings, out=_out, err=_err).exit_code
     except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
-    summary = sync.summary
-    code = EXIT_OK
-    try:
-        sync.run()
-    except LockedError as error:
-        _err(str(error))
-        return EXIT_FAILED
-    except (AuthenticationError, PermissionDeniedError) as error:
-        if isinstance(error, AuthenticationError) or not sync.summary.windows_done:
-            _err(f"{error}\nNothing was written. Check SOURCES__LIVELLO__CLIENT_ID / CLIENT_SECRET.")
-            return EXIT_USAGE
-        raise
-    except KeyboardInterrupt:
-        summary.status, summary.error = "failed", "interrupted"
-        _err("interrupted: finished windows are kept; run again to resume at the first unfinished window")
-        code = EXIT_FAILED
-    except Exception as error:  # every failure ends with a summary and exit 1; details in the message
-        cause = _root_livello_error(error)
-        summary.status = "failed"
-        summary.error = describe_failure(error)[:500]
-        if isinstance(cause, BudgetExhaustedError):
-            summary.error = (
-                f"API budget exhausted ({cause}); finished windows are kept, run again later to resume"
-            )
-        elif isinstance(cause, AuthenticationError):
-            summary.error = f"credentials rejected mid-run ({cause}); finished windows are kept"
-        _err(f"run failed: {summary.error}")
-        if cause is None:
-            logging.getLogger("livello_sync.sync").debug("run failed", exc_info=True)
-        code = EXIT_FAILED
-
-    pipeline = sync.pipeline
-    if pipeline is not None and summary.status in ("complete", "paused") and settings.run.transform:
-        summary.transform = _transform(pipeline)
-        if summary.transform.startswith("failed"):
-            code = EXIT_FAILED
-    if pipeline is not None and not pipeline.has_pending_data:
-        try:
-            record_run(pipeline, summary, settings.warehouse.loader_file_format)
-        except Exception as error:  # the data is loaded; a missing run record must not fail the run
-            _err(f"could not record the run in sync_runs: {describe_failure(error)}")
-    _out(summary.render())
-    return code
-
-
-def _transform(pipeline: Any) -> str:
-    from transforms.runner import build
-
-    try:
-        report = build(pipeline)
-    except Exception as error:
-        # The whole message names each failed data test, its table, the offending row count and samples.
-        _err(f"transform failed (the previous marts are kept):\n{error}")
-        return f"failed: {str(error).splitlines()[0]}"
-    return report.summary()
 
 
 # -------------------------------------------------------------------------------------------- status

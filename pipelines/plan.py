@@ -84,8 +84,10 @@ def plan_by_rows(
     known_rate = progress.rows_per_hour
     # A normal incremental run is one open window; the probes that size windows are spent only when the
     # known density predicts more rows than two windows hold, or when no density is known for a long range.
-    if mode == "incremental" and start is not None and (
-        known_rate is not None or now - start <= SINGLE_WINDOW_RANGE
+    if (
+        mode == "incremental"
+        and start is not None
+        and (known_rate is not None or now - start <= SINGLE_WINDOW_RANGE)
     ):
         hours = max(1.0, (now - start).total_seconds() / 3600)
         rows = int(known_rate * hours) if known_rate is not None else None

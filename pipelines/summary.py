@@ -13,7 +13,8 @@ class RunSummary:
     destination: str
     dataset: str
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    status: str = "running"  # running, complete, paused (max-duration), failed
+    # running, complete, paused (max-duration), partial (some resources stopped, see `failed`), failed
+    status: str = "running"
     error: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
     windows_done: int = 0
@@ -27,6 +28,7 @@ class RunSummary:
     budget_reset_seconds: int | None = None
     duration_seconds: float = 0.0
     skipped: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # resource -> why it stopped (the rest loaded)
     warnings: list[str] = field(default_factory=list)
     transform: str | None = None
 
@@ -58,6 +60,7 @@ class RunSummary:
             "budget_limit": self.budget_limit,
             "budget_remaining": self.budget_remaining,
             "skipped": json.dumps(self.skipped, sort_keys=True),
+            "failed": json.dumps(self.failed, sort_keys=True),
         }
 
     def render(self) -> str:
@@ -82,6 +85,8 @@ class RunSummary:
             f"  API: {self.requests:,} requests, {self.token_requests} token requests, "
             f"{self.retries} retries, {self.http_429} x 429; budget {budget}"
         )
+        for resource, reason in sorted(self.failed.items()):
+            lines.append(f"  FAILED {resource}: {reason}")
         for resource, reason in sorted(self.skipped.items()):
             lines.append(f"  skipped {resource}: {reason}")
         for warning in self.warnings:

@@ -38,7 +38,7 @@ log = logging.getLogger("livello_sync.sync")
 Printer = Callable[[str], None]
 
 
-def _root_livello_error(error: BaseException) -> LivelloError | None:
+def root_livello_error(error: BaseException) -> LivelloError | None:
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -50,12 +50,13 @@ def _root_livello_error(error: BaseException) -> LivelloError | None:
 
 
 def describe_failure(error: BaseException) -> str:
-    """One readable line for a failed run: the innermost cause (dlt wraps it in PipelineStepFailed), with the
-    step it failed in."""
+    """One readable line for a failed run, with the step it failed in: the project's own message when the
+    failure came from the API client (dlt wraps it in PipelineStepFailed and chains the low-level cause), else
+    the innermost cause."""
     step = getattr(error, "step", None)
-    root: BaseException = error
+    root: BaseException = root_livello_error(error) or error
     seen: set[int] = set()
-    while id(root) not in seen:
+    while not isinstance(root, LivelloError) and id(root) not in seen:
         seen.add(id(root))
         nested = getattr(root, "exception", None) or root.__cause__ or root.__context__
         if nested is None:
@@ -267,7 +268,8 @@ class Sync:
             names = [
                 e.resource
                 for e in selected
-                if e.reads_in_load(first_load=ctx.first_load, has_window=e.resource in ctx.windows)
+                if e.resource not in ctx.failed
+                and e.reads_in_load(first_load=ctx.first_load, has_window=e.resource in ctx.windows)
             ]
             if not names:
                 continue
@@ -279,7 +281,7 @@ class Sync:
                     loader_file_format=self.settings.warehouse.loader_file_format,
                 )
             except Exception as error:
-                if isinstance(_root_livello_error(error), DeadlineExceededError):
+                if isinstance(root_livello_error(error), DeadlineExceededError):
                     self.summary.status = "paused"
                     self.out(
                         f"--max-duration reached during load {index + 1} of {loads}; that window will be "
@@ -297,9 +299,11 @@ class Sync:
                     f"requests, {time.monotonic() - load_started:.1f}s  ({windows})"
                 )
         self.summary.skipped = dict(ctx.skipped)
+        self.summary.failed = dict(ctx.failed)
         self.summary.warnings = list(ctx.warnings)
         if self.summary.status == "running":
-            self.summary.status = "complete"
+            # "partial": some resources stopped on broken answers; everything else was loaded
+            self.summary.status = "partial" if ctx.failed else "complete"
 
     def _out_of_time(self, started: float) -> bool:
         limit = self.settings.run.max_duration

@@ -14,16 +14,18 @@ lookback).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
 import dlt
 from dlt.extract.resource import DltResource
 
+from sources.livello import state
 from sources.livello.config import ClientSettings, SourceSettings, resolve
 from sources.livello.context import RunContext, Window
 from sources.livello.endpoints import ENDPOINTS, RESOURCE_NAMES, Endpoint
-from sources.livello.errors import ScopeError
+from sources.livello.errors import BadRequestError, ScopeError, UnexpectedResponseError
 from sources.livello.rows import column_hints
 from sources.livello.state import SOURCE_NAME
 
@@ -55,12 +57,34 @@ def livello_source(context: RunContext | None = None) -> list[DltResource]:
 
 
 def build_resource(ctx: RunContext, endpoint: Endpoint) -> DltResource:
+    """The dlt resource of one endpoint. A scope the token lacks skips it; under a planner (`livello-sync
+    run`), an answer that breaks the contract (a page that repeats, a body that is not JSON) stops only this
+    resource: its rows of this load are held back until its reader finishes and dropped with its state
+    changes when the reader fails, so nothing of the broken window is committed while the others load. On
+    its own, the source lets the error fail dlt's extract, which commits nothing either."""
+
     def rows() -> Iterator[Any]:
         assert endpoint.reader is not None
+        resource = state.live()
+        before = copy.deepcopy(dict(resource.raw))
+        batches: list[Any] = []
         try:
-            yield from endpoint.reader(ctx, endpoint)
+            for batch in endpoint.reader(ctx, endpoint):
+                if ctx.windows is None:
+                    yield batch
+                else:
+                    batches.append(batch)
         except ScopeError as error:  # a 403 for a scope the token lacks: skip this resource, keep the others
             ctx.skip(endpoint.resource, error.scope or endpoint.scope)
+            resource.restore(before)
+            return
+        except (UnexpectedResponseError, BadRequestError) as error:
+            if ctx.windows is None:
+                raise
+            ctx.fail(endpoint.resource, error.message)
+            resource.restore(before)
+            return
+        yield from batches
 
     rows.__name__ = endpoint.resource
     return dlt.resource(

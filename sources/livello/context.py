@@ -105,6 +105,7 @@ class RunContext:
     # Per-run snapshots (inventory, the re-read of open alerts) happen in the run's first load only.
     first_load: bool = True
     skipped: dict[str, str] = field(default_factory=dict)  # resource -> reason (missing scope)
+    failed: dict[str, str] = field(default_factory=dict)  # resource -> what its API answers got wrong
     warnings: list[str] = field(default_factory=list)
     _listings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _pseudonymizer: Pseudonymizer | None = None
@@ -117,6 +118,12 @@ class RunContext:
         if resource not in self.skipped:
             self.skipped[resource] = f"missing scope {scope}"
             self.warn(f"skipping {resource} for this run: the API client lacks the scope '{scope}'")
+
+    def fail(self, resource: str, message: str) -> None:
+        """Stop `resource` for the rest of the run (its API answers broke the contract); the others go on."""
+        if resource not in self.failed:
+            self.failed[resource] = message
+            log.error("%s stopped for this run: %s", resource, message)
 
     def listing(self, endpoint: Endpoint) -> list[dict[str, Any]]:
         """Every row of a shared listing (organizations, kiosks), read at most once per run."""

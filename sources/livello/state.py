@@ -97,6 +97,11 @@ class ResourceState:
         self.raw["listed"] = sorted(keys)
         self._drop_obsolete()
 
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Put back the state as it was (a reader failed: none of its changes may be committed)."""
+        self.raw.clear()
+        self.raw.update(snapshot)
+
     def _drop_obsolete(self) -> None:
         for key in _OBSOLETE_KEYS:
             self.raw.pop(key, None)

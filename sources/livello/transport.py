@@ -30,6 +30,7 @@ from sources.livello.errors import (
     DeadlineExceededError,
     LivelloError,
     TransientError,
+    UnexpectedResponseError,
     problem_text,
 )
 from sources.livello.pacing import RateLimitPacer, parse_rate_limit_headers
@@ -64,12 +65,19 @@ class _Retry(Exception):
     """
 
     def __init__(
-        self, description: str, retry_after: float | None = None, reached_server: bool = True
+        self,
+        description: str,
+        retry_after: float | None = None,
+        reached_server: bool = True,
+        final: LivelloError | None = None,
     ) -> None:
         super().__init__(description)
         self.description = description
         self.retry_after = retry_after
         self.reached_server = reached_server
+        # Raised instead of a TransientError when the attempts run out: what the answers were, when that is
+        # more than a flaky network (a maintenance page, a body that is not JSON).
+        self.final = final
 
 
 class Sender:
@@ -184,9 +192,18 @@ class Sender:
             return response, parse_lenient(response)
         try:
             return response, parse_json(response)
-        except ValueError:
+        except ValueError as error:
             self._stats.add(invalid_bodies=1)
-            raise _Retry(f"HTTP {status} with an unparseable body ({len(response.content)} bytes)") from None
+            what = describe_body(response, error)
+            final = UnexpectedResponseError(
+                f"{method} {path} answered HTTP {status} with {what}, not the JSON the contract promises, "
+                f"{self._settings.max_attempts} times in a row: the API, or a proxy in front of it, is "
+                "serving something else (a maintenance or login page?). Nothing of this resource's window "
+                "was kept; the next run reads it again.",
+                status=status,
+                path=path,
+            )
+            raise _Retry(f"HTTP {status} with {what}", final=final) from None
 
     # -- pacing of each request on the wire (httpx event hooks) ----------------------------------------------
     def _is_token_request(self, request: httpx.Request) -> bool:
@@ -248,6 +265,8 @@ class Sender:
     def _back_off(self, method: str, path: str, failures: int, retry: _Retry) -> None:
         settings = self._settings
         if failures >= settings.max_attempts:
+            if retry.final is not None:
+                raise retry.final
             raise TransientError(
                 f"{method} {path} failed {failures} times in a row; last failure: {retry.description}. "
                 f"The Livello API at {settings.base_url.rstrip('/')} or the network is unstable: re-run "
@@ -298,6 +317,18 @@ def parse_json(response: httpx.Response) -> Any:
     if not response.content:
         return None
     return json.loads(response.content.decode("utf-8"), parse_float=Decimal)
+
+
+def describe_body(response: httpx.Response, error: ValueError) -> str:
+    """What a 2xx body that does not parse is, in words (for the message an operator reads)."""
+    content_type = response.headers.get("content-type", "no content type")
+    head = response.content[:200].lstrip().lower()
+    if "html" in content_type or head.startswith((b"<!doctype html", b"<html")):
+        return f"an HTML page ({content_type}, {len(response.content):,} bytes)"
+    if isinstance(error, UnicodeDecodeError):
+        byte = response.content[error.start]
+        return f"a body that is not valid UTF-8 (byte 0x{byte:02x} at position {error.start:,})"
+    return f"a body that is not JSON ({content_type}, {len(response.content):,} bytes)"
 
 
 def parse_lenient(response: httpx.Response) -> Any:

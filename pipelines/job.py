@@ -1,0 +1,92 @@
+"""One whole `livello-sync run` as a function: sync, marts, run record, exit code.
+
+The command line (`livello-sync run`), the demo and orchestrators (deploy/dagster) all call `run_job`, so a
+run behaves the same however it is started. Exit codes: 0 success, 1 the run failed, 2 bad configuration or
+credentials (nothing was written)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.lock import LockedError
+from pipelines.settings import SyncSettings
+from pipelines.summary import RunSummary
+from pipelines.sync import Sync, describe_failure, record_run, root_livello_error
+from sources.livello.errors import AuthenticationError, BudgetExhaustedError, PermissionDeniedError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("livello_sync.job")
+Printer = Callable[[str], None]
+
+
+@dataclass
+class JobResult:
+    exit_code: int
+    summary: RunSummary
+    pipeline: Any = None  # the dlt pipeline the run used (None when it never started)
+
+
+def run_job(settings: SyncSettings, *, out: Printer = print, err: Printer = print) -> JobResult:
+    """Sync, build the marts when asked, record the run in `sync_runs` and print the summary."""
+    sync = Sync(settings, out=out)
+    summary = sync.summary
+    code = EXIT_OK
+    try:
+        sync.run()
+    except LockedError as error:
+        err(str(error))
+        return JobResult(EXIT_FAILED, summary, sync.pipeline)
+    except (AuthenticationError, PermissionDeniedError) as error:
+        if isinstance(error, AuthenticationError) or not summary.windows_done:
+            err(f"{error}\nNothing was written. Check SOURCES__LIVELLO__CLIENT_ID / CLIENT_SECRET.")
+            return JobResult(EXIT_USAGE, summary, sync.pipeline)
+        raise
+    except KeyboardInterrupt:
+        summary.status, summary.error = "failed", "interrupted"
+        err("interrupted: finished windows are kept; run again to resume at the first unfinished window")
+        code = EXIT_FAILED
+    except Exception as error:  # every failure ends with a summary and exit 1; details in the message
+        cause = root_livello_error(error)
+        summary.status = "failed"
+        summary.error = describe_failure(error)[:500]
+        if isinstance(cause, BudgetExhaustedError):
+            summary.error = (
+                f"API budget exhausted ({cause}); finished windows are kept, run again later to resume"
+            )
+        elif isinstance(cause, AuthenticationError):
+            summary.error = f"credentials rejected mid-run ({cause}); finished windows are kept"
+        err(f"run failed: {summary.error}")
+        if cause is None:
+            log.debug("run failed", exc_info=True)
+        code = EXIT_FAILED
+    if summary.failed:
+        code = EXIT_FAILED
+    pipeline = sync.pipeline
+    loaded = summary.status in ("complete", "paused", "partial")
+    if pipeline is not None and loaded and settings.run.transform:
+        summary.transform = _transform(pipeline, err)
+        if summary.transform.startswith("failed"):
+            code = EXIT_FAILED
+    if pipeline is not None and not pipeline.has_pending_data:
+        try:
+            record_run(pipeline, summary, settings.warehouse.loader_file_format)
+        except Exception as error:  # the data is loaded; a missing run record must not fail the run
+            err(f"could not record the run in sync_runs: {describe_failure(error)}")
+    out(summary.render())
+    return JobResult(code, summary, pipeline)
+
+
+def _transform(pipeline: Any, err: Printer) -> str:
+    from transforms.runner import build
+
+    try:
+        report = build(pipeline)
+    except Exception as error:
+        # The whole message names each failed data test, its table, the offending row count and samples.
+        err(f"transform failed (the previous marts are kept):\n{error}")
+        return f"failed: {str(error).splitlines()[0]}"
+    return report.summary()
