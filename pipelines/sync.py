@@ -30,7 +30,13 @@ from sources.livello import livello_source, state
 from sources.livello.client import LivelloClient
 from sources.livello.context import RunContext
 from sources.livello.endpoints import Endpoint
-from sources.livello.errors import DeadlineExceededError, LivelloError, ScopeError
+from sources.livello.errors import (
+    BadRequestError,
+    DeadlineExceededError,
+    LivelloError,
+    ScopeError,
+    UnexpectedResponseError,
+)
 from sources.livello.state import Progress
 
 log = logging.getLogger("livello_sync.sync")
@@ -158,17 +164,21 @@ class Sync:
         incremental = [e for e in selected if e.incremental is not None]
         for endpoint in (e for e in incremental if e.incremental and e.incremental.sizing == "rows"):
             progress = states.get(endpoint.resource, state.ResourceState()).progress
-            check = self._verified_lookback(ctx, pipeline, endpoint, progress)
-            resource_plan, probe_count = plan_by_rows(
-                ctx,
-                endpoint,
-                progress,
-                since=run.since,
-                # A verified lookback is planned separately: the listing starts at the cursor.
-                lookback=timedelta(0) if check is not None else lookback,
-                window_rows=self.settings.pipeline.backfill_window_rows,
-                now=now,
-            )
+            try:
+                check = self._verified_lookback(ctx, pipeline, endpoint, progress)
+                resource_plan, probe_count = plan_by_rows(
+                    ctx,
+                    endpoint,
+                    progress,
+                    since=run.since,
+                    # A verified lookback is planned separately: the listing starts at the cursor.
+                    lookback=timedelta(0) if check is not None else lookback,
+                    window_rows=self.settings.pipeline.backfill_window_rows,
+                    now=now,
+                )
+            except (UnexpectedResponseError, BadRequestError) as error:  # its probes came back broken
+                ctx.fail(endpoint.resource, error.message)
+                continue
             if check is not None:
                 resource_plan.windows[0] = apply_check(resource_plan.windows[0], check)
                 resource_plan.expected_requests += check.reread_requests
