@@ -82,22 +82,42 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------------- status
 def add_status(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "status", help="per resource: last sync, cursor, rows, freshness; API budget"
+        "status",
+        help="per resource: last successful sync, rows, newest record, last failure; API budget",
+        description="Where each resource stands, read from the warehouse alone (no API call, no file "
+        "created). With --max-age it is a freshness check for monitors: exit 1 when a resource's last "
+        "successful sync is older, or when the warehouse cannot be read.",
+        epilog="example: livello-sync status --json --max-age 26h",
     )
     add_destination_options(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output (schema: README)")
+    parser.add_argument(
+        "--max-age",
+        help="exit 1 when a resource's last successful sync is older than this (e.g. 26h); per-resource "
+        "values in [sources.livello.max_age]",
+    )
     parser.set_defaults(handler=cmd_status)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.status import render_status
+    from pipelines.settings import PipelineSettings, parse_duration, resolve_checked, warehouse_settings
+    from pipelines.status import WarehouseUnavailable, collect
     from sources.livello.config import SettingError
 
     try:
-        _out(render_status(args.destination, args.dataset))
+        pipeline = resolve_checked(PipelineSettings)
+        given = parse_duration(args.max_age, what="--max-age") if args.max_age else None
+        max_age, overrides = pipeline.max_ages(given)
+        warehouse = warehouse_settings(args.destination, args.dataset, pipeline)
+        report = collect(warehouse, max_age=max_age, overrides=overrides)
     except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
-    return EXIT_OK
+    except WarehouseUnavailable as error:
+        _err(f"status: {error}")
+        return EXIT_FAILED
+    _out(report.as_json() if args.json else report.render())
+    return EXIT_FAILED if report.stale else EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------- demo

@@ -15,11 +15,14 @@ ignored)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import dlt
 from dlt.common.configuration import configspec
@@ -40,6 +43,7 @@ from sources.livello.config import (
 )
 from sources.livello.config import parse_duration as _parse_duration
 from sources.livello.endpoints import RESOURCE_NAMES, Endpoint, select
+from sources.livello.redaction import SECRETS
 
 DESTINATIONS = ("duckdb", "postgres")
 DEFAULT_DATASET = "livello"
@@ -57,10 +61,27 @@ class PipelineSettings(BaseConfiguration):
     # Where dlt keeps each pipeline's working state (default ~/.dlt/pipelines). The state is also stored in
     # the warehouse, so a wiped directory is restored on the next run.
     pipelines_dir: str | None = None
+    # `livello-sync status` freshness check: the longest a resource may go without a successful sync before
+    # status exits 1. A table: `default = "26h"` and per resource, e.g. `temperature = "50h"`.
+    max_age: dict[str, str] | None = None
 
     def on_resolved(self) -> None:
         if self.backfill_window_rows < 1:
             raise invalid("backfill_window_rows", self.backfill_window_rows, "must be at least 1")
+        for key, value in (self.max_age or {}).items():
+            if key != "default" and key not in RESOURCE_NAMES:
+                raise invalid(
+                    "max_age", key, "keys are `default` or a resource: " + ", ".join(RESOURCE_NAMES)
+                )
+            if _parse_duration(value) is None:
+                raise invalid("max_age", value, f"values must be {DURATION_EXAMPLES}")
+
+    def max_ages(self, default: timedelta | None = None) -> tuple[timedelta | None, dict[str, timedelta]]:
+        """(the default max age, per-resource ones); `default` (the command line's) wins over the file's."""
+        ages = {key: _parse_duration(value) for key, value in (self.max_age or {}).items()}
+        fallback = default if default is not None else ages.pop("default", None)
+        ages.pop("default", None)
+        return fallback, {key: age for key, age in ages.items() if age is not None}
 
 
 KNOWN_SETTINGS = known_fields(ClientSettings, SourceSettings, PipelineSettings)
@@ -122,28 +143,81 @@ def warehouse_settings(destination: str, dataset: str, pipeline: PipelineSetting
         raise SettingError(f"--destination must be one of {', '.join(DESTINATIONS)}, not {destination!r}")
     pipelines_dir = (pipeline or resolve_checked(PipelineSettings)).pipelines_dir
     if destination == "duckdb":
-        path = str(_config_value("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE)
-        if Path(path).stem == dataset:
-            # DuckDB names the catalog after the file; a schema of the same name makes every query ambiguous.
-            raise SettingError(
-                f"the DuckDB file name {Path(path).name!r} must differ from the dataset name "
-                f"{dataset!r} (DuckDB cannot tell the catalog from the schema): rename the file in "
-                f"{setting_names('credentials', ('destination', 'duckdb'))}"
-            )
-        return Warehouse(destination, dataset, duckdb_path=path, pipelines_dir=pipelines_dir)
-    credentials = _config_value("destination.postgres.credentials", secret=True)
-    if not credentials:
+        return Warehouse(destination, dataset, duckdb_path=_duckdb_path(dataset), pipelines_dir=pipelines_dir)
+    return Warehouse(destination, dataset, postgres_credentials=_postgres_dsn(), pipelines_dir=pipelines_dir)
+
+
+_DUCKDB_SETTING = setting_names("credentials", ("destination", "duckdb"))
+_POSTGRES_SETTING = setting_names("credentials", ("destination", "postgres"))
+
+
+def _duckdb_path(dataset: str) -> str:
+    """The DuckDB file, checked before anything is requested from the API (nothing is created here)."""
+    path = Path(str(_config_value("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE))
+    if path.stem.lower() == dataset.lower():
+        # DuckDB names the catalog after the file, case-insensitively; a schema of the same name makes every
+        # query ambiguous.
         raise SettingError(
-            "PostgreSQL needs credentials: set DESTINATION__POSTGRES__CREDENTIALS "
-            "(postgresql://user:password@host:5432/database) or [destination.postgres] in "
-            ".dlt/secrets.toml"
+            f"the DuckDB file name {path.name!r} must differ from the dataset name {dataset!r} (DuckDB "
+            "cannot tell the catalog from the schema, whatever their case): rename the file in "
+            f"{_DUCKDB_SETTING}"
         )
-    return Warehouse(
-        destination,
-        dataset,
-        postgres_credentials=_with_password_field(str(credentials)),
-        pipelines_dir=pipelines_dir,
-    )
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise SettingError(
+            f"the folder {folder} of the DuckDB file {path} does not exist: create it, or point "
+            f"{_DUCKDB_SETTING} at a file in an existing folder"
+        )
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise SettingError(
+            f"{path} is not writable by this user: fix its permissions or change {_DUCKDB_SETTING}"
+        )
+    return str(path)
+
+
+def _postgres_dsn() -> str:
+    """The PostgreSQL connection string, checked so that a typo never reaches dlt or the driver, whose
+    messages would print it with its password."""
+    value = _config_value("destination.postgres.credentials", secret=True)
+    if isinstance(value, Mapping):  # [destination.postgres.credentials] as a TOML table
+        value = _dsn_from_fields(value)
+    if not value:
+        raise SettingError(
+            f"PostgreSQL needs credentials: set {_POSTGRES_SETTING} to "
+            "postgresql://user:password@host:5432/database (in .dlt/secrets.toml or the environment)"
+        )
+    dsn = str(value)
+    parts = urlsplit(dsn)
+    if parts.password:
+        SECRETS.add(parts.password)
+    try:
+        valid = (
+            parts.scheme in ("postgresql", "postgres")
+            and bool(parts.hostname)
+            and bool(parts.path.strip("/"))
+        )
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SettingError(
+            f"{_POSTGRES_SETTING} is not a PostgreSQL connection string: expected "
+            f"postgresql://user:password@host:5432/database, got {mask_password(dsn)!r}"
+        )
+    return _with_password_field(dsn)
+
+
+def _dsn_from_fields(fields: Mapping[str, Any]) -> str:
+    user = quote(str(fields.get("username") or ""), safe="")
+    password = fields.get("password")
+    userinfo = f"{user}:{quote(str(password), safe='')}" if password else user
+    host = f"{fields.get('host') or 'localhost'}:{fields.get('port') or 5432}"
+    return f"postgresql://{userinfo}@{host}/{fields.get('database') or ''}"
+
+
+def mask_password(text: str) -> str:
+    """`text` with whatever stands between a user's ':' and '@' replaced by ***."""
+    return re.sub(r":[^:@/]*@", ":***@", text)
 
 
 def _config_value(key: str, *, secret: bool = False) -> Any:

@@ -1,99 +1,362 @@
-"""`livello-sync status`: per resource the last successful sync, cursor position, rows loaded and freshness,
-and the API budget the last runs used. Reads the warehouse (and the dlt state stored there), never the API."""
+"""`livello-sync status`: where each resource stands, for people and for monitoring.
+
+Read-only and offline: it opens the warehouse read-only (DuckDB) or with a plain connection (PostgreSQL),
+never the API, and creates no file. Per resource: the last successful sync, the cursor, rows in the last run
+and in total, the age of the newest record, the last failure; per run: status, requests and the API budget.
+`--max-age` turns it into a check for monitors (exit 1 when a resource's last successful sync is older); a
+warehouse that cannot be read is exit 1 too, with what went wrong.
+
+`--json` prints `StatusReport.as_json()`; its schema is documented in the README ("status for machines")."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from pipelines.destination import open_pipeline
-from sources.livello import state
+from dlt.common.versioned_state import decompress_state
+
+from pipelines.settings import Warehouse, mask_password
 from sources.livello.context import api_time, to_utc
-from sources.livello.endpoints import RESOURCE_NAMES
+from sources.livello.endpoints import ENDPOINTS
+from sources.livello.rows import column_name
+from sources.livello.state import SOURCE_NAME, ResourceState
+
+STATUS_SCHEMA_VERSION = 1
+RECENT_RUNS = 5
 
 
-def _ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
+class WarehouseUnavailable(Exception):
+    """The warehouse cannot be read: missing, locked by a writer, unreachable (status exits 1)."""
+
+
+@dataclass
+class ResourceStatus:
+    resource: str
+    table: str
+    rows_total: int | None = None  # rows in the raw table (None: no table yet)
+    rows_last_run: int | None = None
+    last_success_at: str | None = None  # end of the last run that synced it without failing
+    cursor: str | None = None  # incremental resources: the newest cursor value loaded
+    newest_record_at: str | None = None  # the newest cursor value in the warehouse, else the last load
+    backfill_resumes_at: str | None = None
+    last_failure_at: str | None = None
+    last_failure: str | None = None
+    stale: bool = False  # older than --max-age
+    configured_only: bool = False  # the API cannot list it: only what configuration names is read
+
+
+@dataclass
+class RunStatus:
+    started_at: str
+    status: str
+    duration_seconds: float
+    rows_loaded: int
+    requests: int
+    http_429: int
+    budget_remaining: int | None
+    budget_limit: int | None
+    error: str | None
+
+
+@dataclass
+class StatusReport:
+    destination: str
+    dataset: str
+    warehouse: str  # the DuckDB file or the PostgreSQL host/database (no password)
+    generated_at: str
+    max_age_hours: float | None = None
+    resources: list[ResourceStatus] = field(default_factory=list)
+    runs: list[RunStatus] = field(default_factory=list)
+    requests_last_hour: int = 0
+
+    @property
+    def stale(self) -> list[str]:
+        return [r.resource for r in self.resources if r.stale]
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {"schema_version": STATUS_SCHEMA_VERSION, **asdict(self), "stale": self.stale}, indent=2
+        )
+
+    def render(self) -> str:
+        lines = [f"livello-sync status: {self.destination} dataset {self.dataset} at {self.warehouse}"]
+        header = (
+            f"  {'resource':<27} {'last sync':<17} {'rows':>10} {'last run':>9}  {'newest record':<17}  note"
+        )
+        lines.append(header)
+        now = to_utc(self.generated_at)
+        for r in self.resources:
+            note = []
+            if r.backfill_resumes_at:
+                note.append(f"backfill resumes at {_short(r.backfill_resumes_at)}")
+            if r.last_failure and (r.last_success_at is None or r.last_failure_at > r.last_success_at):
+                note.append(f"last run FAILED: {r.last_failure[:80]}")
+            if r.stale:
+                note.append("STALE")
+            if r.configured_only and r.rows_total is None:
+                note.append("reads only the keys configuration names")
+            synced = (
+                f"{_short(r.last_success_at)} ({_ago(r.last_success_at, now)})"
+                if r.last_success_at
+                else "never"
+            )
+            lines.append(
+                f"  {r.resource:<27} {synced:<24} {_count(r.rows_total):>10} {_count(r.rows_last_run):>9}  "
+                f"{_short(r.newest_record_at) if r.newest_record_at else '-':<17}  {'; '.join(note)}"
+            )
+        if self.runs:
+            lines.append("  last runs:")
+            for run in self.runs:
+                budget = (
+                    f"{run.budget_remaining:,}/{run.budget_limit:,} left"
+                    if run.budget_remaining is not None and run.budget_limit is not None
+                    else "budget unknown"
+                )
+                lines.append(
+                    f"    {_short(run.started_at)} {run.status:<9} {run.requests:>6,} requests, "
+                    f"{run.http_429} x 429, {budget}, {run.duration_seconds:.0f} s"
+                    + (f"  error: {run.error[:100]}" if run.error else "")
+                )
+            lines.append(f"  API requests used by syncs in the last hour: {self.requests_last_hour:,}")
+        if self.stale:
+            lines.append(f"STALE: {', '.join(self.stale)}: no successful sync within the allowed age")
+        return "\n".join(lines)
+
+
+def _short(iso: str | None) -> str:
+    return to_utc(iso).strftime("%Y-%m-%d %H:%M") if iso else "-"
+
+
+def _ago(iso: str | None, now: datetime) -> str:
+    if iso is None:
         return "-"
-    seconds = (now - moment).total_seconds()
-    if seconds < 0:
-        return "ahead"
+    seconds = (now - to_utc(iso)).total_seconds()
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
+        return f"{max(0.0, seconds) / 60:.0f} min"
     if seconds < 3 * 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
 
 
-def _table_facts(client: Any, tables: set[str]) -> dict[str, tuple[int, datetime | None]]:
-    """rows and time of the last successful load, per raw table present in the warehouse."""
-    facts: dict[str, tuple[int, datetime | None]] = {}
-    loads = client.make_qualified_table_name("_dlt_loads")
-    for table in sorted(tables):
-        name = client.make_qualified_table_name(table)
-        rows = client.execute_sql(
-            f"select count(*), (select max(l.inserted_at) from {loads} l where l.status = 0 and l.load_id in "
-            f"(select distinct _dlt_load_id from {name})) from {name}"
-        )
-        count, last = rows[0]
-        facts[table] = (int(count), to_utc(last) if last is not None else None)
-    return facts
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
-def _last_runs(client: Any) -> list[tuple[Any, ...]]:
-    try:
-        return list(
-            client.execute_sql(
-                "select started_at, status, requests, http_429, budget_remaining, budget_limit, "
-                "duration_seconds "
-                f"from {client.make_qualified_table_name('sync_runs')} order by started_at desc limit 5"
+def _iso(value: Any) -> str | None:
+    return api_time(to_utc(value)) if value is not None else None
+
+
+# -- reading the warehouse --------------------------------------------------------------------------------
+class Reader:
+    """Plain read-only queries on the warehouse's dataset (no dlt pipeline: nothing is created)."""
+
+    def __init__(self, connection: Any, engine: str, dataset: str) -> None:
+        self._connection = connection
+        self._engine = engine
+        self.dataset = dataset
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        if self._engine == "duckdb":
+            return [tuple(r) for r in self._connection.execute(sql.replace("%s", "?"), list(args)).fetchall()]
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, args or None)
+            return [tuple(r) for r in cursor.fetchall()]
+
+    def table(self, name: str) -> str:
+        return f'"{self.dataset}"."{name}"'
+
+    def tables(self) -> set[str]:
+        return {
+            r[0]
+            for r in self.rows(
+                "select table_name from information_schema.tables where table_schema = %s", self.dataset
             )
-        )
-    except Exception:  # no run recorded yet
+        }
+
+    def columns(self, table: str) -> set[str]:
+        sql = "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+        return {r[0] for r in self.rows(sql, self.dataset, table)}
+
+
+@contextmanager
+def open_reader(warehouse: Warehouse) -> Iterator[Reader]:
+    """A read-only view of the warehouse, or WarehouseUnavailable saying why it cannot be read."""
+    if warehouse.destination == "duckdb":
+        import duckdb
+
+        path = Path(warehouse.duckdb_path or "")
+        if not path.exists():
+            raise WarehouseUnavailable(
+                f"no warehouse at {path}: nothing was synced into it yet (run `livello-sync run`), or "
+                "DESTINATION__DUCKDB__CREDENTIALS points elsewhere"
+            )
+        try:
+            connection = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as error:
+            raise WarehouseUnavailable(f"cannot open {path}: {_first_line(error)}") from None
+        try:
+            yield Reader(connection, "duckdb", warehouse.dataset)
+        finally:
+            connection.close()
+        return
+    import psycopg2
+
+    where = mask_password(str(warehouse.postgres_credentials))
+    try:
+        connection = psycopg2.connect(warehouse.postgres_credentials, connect_timeout=10)
+    except psycopg2.Error as error:
+        raise WarehouseUnavailable(f"cannot connect to PostgreSQL at {where}: {_first_line(error)}") from None
+    try:
+        connection.set_session(readonly=True, autocommit=True)
+        yield Reader(connection, "postgres", warehouse.dataset)
+    finally:
+        connection.close()
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return mask_password(lines[0]) if lines else type(error).__name__
+
+
+def _pipeline_state(reader: Reader, pipeline_name: str) -> dict[str, ResourceState]:
+    sql = (
+        f"select pipeline_name, state from {reader.table('_dlt_pipeline_state')} "
+        "where pipeline_name like 'livello%%' order by version desc, created_at desc"
+    )
+    rows = reader.rows(sql)
+    chosen = next((r for r in rows if r[0] == pipeline_name), rows[0] if rows else None)
+    if chosen is None:
+        return {}
+    state = decompress_state(chosen[1])
+    resources = state.get("sources", {}).get(SOURCE_NAME, {}).get("resources", {})
+    return {name: ResourceState(dict(raw)) for name, raw in resources.items()}
+
+
+def _runs(reader: Reader, tables: set[str]) -> list[dict[str, Any]]:
+    if "sync_runs" not in tables:
         return []
+    wanted = [
+        "started_at", "finished_at", "status", "error", "duration_seconds", "rows_loaded", "rows_per_table",
+        "requests", "http_429", "budget_remaining", "budget_limit", "failed", "skipped", "resources",
+    ]  # fmt: skip
+    present = [c for c in wanted if c in reader.columns("sync_runs")]
+    rows = reader.rows(
+        f"select {', '.join(present)} from {reader.table('sync_runs')} order by started_at desc"
+    )
+    return [dict(zip(present, row, strict=True)) for row in rows]
 
 
-def render_status(destination: str, dataset: str) -> str:
-    pipeline = open_pipeline(destination, dataset)
+def _json(value: Any, default: Any) -> Any:
     try:
-        pipeline.sync_destination()
-    except Exception as error:
-        return f"No warehouse data yet for {destination} dataset {dataset} ({str(error).splitlines()[0]})."
-    states = state.of_pipeline(pipeline)
-    now = datetime.now(UTC)
-    schema_tables = set(pipeline.default_schema.data_table_names()) if pipeline.default_schema_name else set()
-    if not schema_tables:
-        return f"Nothing synced yet into {destination} dataset {dataset}. Run `livello-sync run` first."
-    with pipeline.sql_client() as client:
-        facts = _table_facts(client, {t for t in schema_tables if t in RESOURCE_NAMES or t == "sync_runs"})
-        runs = _last_runs(client)
-    lines = [
-        f"livello-sync status: {destination} dataset {dataset} (pipeline {pipeline.pipeline_name})",
-        f"  {'resource':<27} {'last sync (UTC)':<17} {'cursor (UTC)':<17} {'rows':>10}  freshness",
-    ]
-    for name in RESOURCE_NAMES:
-        progress = states[name].progress if name in states else None
-        cursor = progress.cursor if progress else None
-        rows, last = facts.get(name, (0, None))
-        if name not in facts and name not in states:
-            lines.append(f"  {name:<27} {'never':<17} {'-':<17} {0:>10}  -")
-            continue
-        fresh = _ago(cursor or last, now)
-        resume = progress.backfill_next if progress else None
-        note = f"  (backfill in progress, resumes at {api_time(resume)})" if resume else ""
-        lines.append(
-            f"  {name:<27} {last.strftime('%Y-%m-%d %H:%M') if last else '-':<17} "
-            f"{cursor.strftime('%Y-%m-%d %H:%M') if cursor else '-':<17} {rows:>10,}  {fresh}{note}"
-        )
-    if runs:
-        lines.append("  last runs:")
-        for started, status, requests, http_429, remaining, limit, seconds in runs:
-            budget = f"{remaining}/{limit} left" if remaining is not None else "budget unknown"
-            lines.append(
-                f"    {to_utc(started):%Y-%m-%d %H:%M} {status:<9} {requests:>6} requests, "
-                f"{http_429} x 429, {budget}, {float(seconds or 0):.0f}s"
+        return json.loads(value) if value else default
+    except (TypeError, ValueError):
+        return default
+
+
+def collect(
+    warehouse: Warehouse,
+    *,
+    max_age: timedelta | None = None,
+    overrides: dict[str, timedelta] | None = None,
+    now: datetime | None = None,
+) -> StatusReport:
+    """The status of `warehouse`; with `max_age` (and per-resource `overrides`) each resource is marked stale
+    when its last successful sync is older."""
+    now = now or datetime.now(UTC)
+    location = warehouse.duckdb_path if warehouse.destination == "duckdb" else warehouse.postgres_credentials
+    report = StatusReport(
+        warehouse.destination,
+        warehouse.dataset,
+        mask_password(str(location)),
+        api_time(now),
+        max_age.total_seconds() / 3600 if max_age is not None else None,
+    )
+    with open_reader(warehouse) as reader:
+        tables = reader.tables()
+        if not tables:
+            raise WarehouseUnavailable(
+                f"dataset {warehouse.dataset} does not exist in {report.warehouse}: nothing was synced into "
+                "it yet (run `livello-sync run`), or --dataset names another one"
             )
-        hour_ago = [r for r in runs if (now - to_utc(r[0])).total_seconds() <= 3600]
-        used = sum(int(r[2] or 0) for r in hour_ago)
-        lines.append(f"  API requests used by syncs in the last hour: {used}")
-    return "\n".join(lines)
+        states = _pipeline_state(reader, warehouse.pipeline_name) if "_dlt_pipeline_state" in tables else {}
+        runs = _runs(reader, tables)
+        for endpoint in ENDPOINTS:
+            report.resources.append(_resource(reader, tables, endpoint, states, runs))
+    report.runs = [
+        RunStatus(
+            started_at=_iso(r["started_at"]) or "",
+            status=str(r.get("status")),
+            duration_seconds=float(r.get("duration_seconds") or 0),
+            rows_loaded=int(r.get("rows_loaded") or 0),
+            requests=int(r.get("requests") or 0),
+            http_429=int(r.get("http_429") or 0),
+            budget_remaining=r.get("budget_remaining"),
+            budget_limit=r.get("budget_limit"),
+            error=r.get("error"),
+        )
+        for r in runs[:RECENT_RUNS]
+    ]
+    report.requests_last_hour = sum(
+        int(r.get("requests") or 0) for r in runs if now - to_utc(r["started_at"]) <= timedelta(hours=1)
+    )
+    for resource in report.resources:
+        limit = (overrides or {}).get(resource.resource, max_age)
+        synced = resource.last_success_at
+        if limit is not None and resource.rows_total is not None:
+            resource.stale = synced is None or now - to_utc(synced) > limit
+    return report
+
+
+def _resource(
+    reader: Reader,
+    tables: set[str],
+    endpoint: Any,
+    states: dict[str, ResourceState],
+    runs: Sequence[dict[str, Any]],
+) -> ResourceStatus:
+    status = ResourceStatus(
+        endpoint.resource, endpoint.resource, configured_only=bool(endpoint.configured_by)
+    )
+    progress = states[endpoint.resource].progress if endpoint.resource in states else None
+    if progress is not None:
+        status.cursor = _iso(progress.cursor)
+        status.backfill_resumes_at = _iso(progress.backfill_next)
+    if endpoint.resource in tables:
+        table = reader.table(endpoint.resource)
+        status.rows_total = int(reader.rows(f"select count(*) from {table}")[0][0])
+        cursor_column = column_name(endpoint.incremental.cursor) if endpoint.incremental else None
+        if cursor_column and cursor_column in reader.columns(endpoint.resource):
+            status.newest_record_at = _iso(reader.rows(f"select max({cursor_column}) from {table}")[0][0])
+        else:
+            loads = reader.table("_dlt_loads")
+            status.newest_record_at = _iso(
+                reader.rows(
+                    f"select max(l.inserted_at) from {loads} l where l.status = 0 and l.load_id in "
+                    f"(select distinct _dlt_load_id from {table})"
+                )[0][0]
+            )
+    for run in runs:  # newest first
+        failed = _json(run.get("failed"), {})
+        selected = _json(run.get("resources"), None)
+        took_part = selected is None or endpoint.resource in selected
+        if status.rows_last_run is None and took_part:
+            status.rows_last_run = int(_json(run.get("rows_per_table"), {}).get(endpoint.resource, 0))
+        if status.last_failure is None and (
+            endpoint.resource in failed or (took_part and run.get("status") == "failed")
+        ):
+            status.last_failure_at = _iso(run.get("finished_at") or run["started_at"])
+            status.last_failure = failed.get(endpoint.resource) or run.get("error") or "the run failed"
+        succeeded = run.get("status") in ("complete", "paused", "partial") and endpoint.resource not in failed
+        if (
+            status.last_success_at is None
+            and succeeded
+            and took_part
+            and (selected is not None or status.rows_total)
+        ):
+            status.last_success_at = _iso(run.get("finished_at") or run["started_at"])
+    return status

@@ -29,6 +29,7 @@ class RunSummary:
     duration_seconds: float = 0.0
     skipped: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # resource -> why it stopped (the rest loaded)
+    resources: list[str] = field(default_factory=list)  # the resources the run set out to sync
     warnings: list[str] = field(default_factory=list)
     transform: str | None = None
 
@@ -61,6 +62,7 @@ class RunSummary:
             "budget_remaining": self.budget_remaining,
             "skipped": json.dumps(self.skipped, sort_keys=True),
             "failed": json.dumps(self.failed, sort_keys=True),
+            "resources": json.dumps(self.resources),
         }
 
     def render(self) -> str:

@@ -258,6 +258,7 @@ class Sync:
         ctx = RunContext(self.client, self.settings.source, snapshot_at=datetime.now(UTC), windows={})
         self.ctx = ctx
         selected = self._selected(ctx)
+        self.summary.resources = [e.resource for e in selected]
         try:
             plan = self._plan(ctx, pipeline, selected)
         except ScopeError as error:  # a shared listing (kiosks, organizations) forbidden while planning

@@ -12,11 +12,13 @@ pipelines/config.py under the same section."""
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, get_args, get_origin
+from urllib.parse import urlsplit
 
 from dlt.common.configuration import configspec, resolve_configuration
 from dlt.common.configuration.exceptions import (
@@ -116,13 +118,16 @@ class ClientSettings(BaseConfiguration):
     max_rate_limited_retries: int = 20  # 429s answered to one request before giving up
     # Window length assumed for duration estimates until a window reset is observed (the contract: hourly).
     rate_limit_window_seconds: float = 3600.0
+    # Plain http:// sends the client secret in clear text; it is refused unless the host is this machine (the
+    # bundled simulator) or this is set, e.g. for a TLS-terminating proxy on a trusted network.
+    allow_insecure_http: bool = False
 
     def on_resolved(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        if not str(self.base_url or "").startswith(("http://", "https://")):
-            raise invalid("base_url", self.base_url, "must be an http(s) URL such as " + PRODUCTION_BASE_URL)
+        for field in ("base_url", "token_url"):
+            self._check_url(field, getattr(self, field), required=field == "base_url")
         if not self.client_id:
             raise SettingError(f"{setting_names('client_id')} is empty: set the client id Livello issued")
         if not self.client_secret:
@@ -136,6 +141,20 @@ class ClientSettings(BaseConfiguration):
         _check_range("rate_limit_window_seconds", self.rate_limit_window_seconds, 0.0, None, low_open=True)
         _check_range("max_attempts", self.max_attempts, 1, None)
         _check_range("max_rate_limited_retries", self.max_rate_limited_retries, 0, None)
+
+    def _check_url(self, field: str, url: str | None, *, required: bool) -> None:
+        if not url and not required:
+            return
+        parts = urlsplit(str(url or ""))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise invalid(field, url, "must be an http(s) URL such as " + PRODUCTION_BASE_URL)
+        if parts.scheme == "http" and not self.allow_insecure_http and not is_loopback(parts.hostname):
+            raise invalid(
+                field,
+                url,
+                f"plain http:// would send the client secret in clear text to {parts.hostname}: use "
+                f"https://, or set {setting_names('allow_insecure_http')} = true if the network is trusted",
+            )
 
     @property
     def resolved_token_url(self) -> str:
@@ -190,6 +209,16 @@ class SourceSettings(BaseConfiguration):
     @property
     def promocode_list(self) -> tuple[str, ...]:
         return as_list(self.promocodes) or ()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine (a name is not resolved: only `localhost` counts)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_range(field: str, value: float, low: float, high: float | None, *, low_open: bool = False) -> None:

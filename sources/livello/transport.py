@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from sources.livello.config import ClientSettings
+from sources.livello.config import ClientSettings, setting_names
 from sources.livello.errors import (
     BudgetExhaustedError,
     DeadlineExceededError,
@@ -157,7 +157,7 @@ class Sender:
                         "taken effect; check the result before sending it again",
                         path=path,
                     ) from None
-                self._back_off(method, path, failures, retry)
+                self._back_off(method, path, failures, retry, request.url)
                 continue
             if response.status_code == 429:
                 rate_limited += 1
@@ -262,16 +262,17 @@ class Sender:
                 wait_seconds=seconds,
             )
 
-    def _back_off(self, method: str, path: str, failures: int, retry: _Retry) -> None:
+    def _back_off(self, method: str, path: str, failures: int, retry: _Retry, url: httpx.URL) -> None:
         settings = self._settings
         if failures >= settings.max_attempts:
             if retry.final is not None:
                 raise retry.final
+            if not retry.reached_server:
+                raise TransientError(self._unreachable(url, failures, retry), path=path) from None
             raise TransientError(
                 f"{method} {path} failed {failures} times in a row; last failure: {retry.description}. "
                 f"The Livello API at {settings.base_url.rstrip('/')} or the network is unstable: re-run "
-                "later (finished work is kept) or raise max_attempts."
-                + (" Check SOURCES__LIVELLO__BASE_URL." if "ConnectError" in retry.description else ""),
+                f"later (finished work is kept) or raise {setting_names('max_attempts')}.",
                 path=path,
             ) from None
         ceiling = min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** (failures - 1))
@@ -290,6 +291,21 @@ class Sender:
         )
         self._sleep(delay)
         self._stats.add(retries=1, slept_seconds_backoff=delay)
+
+    def _unreachable(self, url: httpx.URL, failures: int, retry: _Retry) -> str:
+        """The message for a host that never answered: which host, why, and which setting names it."""
+        is_token = url == self._token_url and bool(self._settings.token_url)
+        setting = setting_names("token_url" if is_token else "base_url")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        reason = retry.description
+        if "[Errno -" in reason or "name resolution" in reason or "not known" in reason:  # getaddrinfo failed
+            what = f"cannot resolve the host name {url.host!r}"
+        else:
+            what = f"cannot connect to {url.host}:{port}"
+        return (
+            f"{what} ({reason}; {failures} tries): check {setting} and that this machine can reach it. "
+            "Nothing was lost; run again when it is reachable."
+        )
 
     def _wait_after_429(self, method: str, path: str, response: httpx.Response, count: int) -> None:
         self._stats.add(http_429=1)
