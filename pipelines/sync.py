@@ -20,7 +20,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.destination import make_pipeline
-from pipelines.lock import pipeline_lock
+from pipelines.lock import pipeline_lock, warehouse_lock
 from pipelines.lookback import LookbackCheck, apply_check, verify_lookback, warehouse_counter
 from pipelines.plan import RunPlan, plan_by_rows, plan_by_span, snapshot_requests
 from pipelines.settings import SyncSettings
@@ -108,7 +108,10 @@ class Sync:
         pipeline = make_pipeline(self.settings.warehouse, progress=self.settings.run.progress)
         self.pipeline = pipeline
         try:
-            with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+            with (
+                pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name),
+                warehouse_lock(self.settings.warehouse),
+            ):
                 self.client.check_credentials()  # AuthenticationError propagates: nothing has been written
                 if self.settings.run.max_duration is not None:
                     self.client.set_deadline(self.settings.run.max_duration.total_seconds())

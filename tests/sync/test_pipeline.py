@@ -332,3 +332,48 @@ def test_two_runs_cannot_overlap(sync: SyncRunner, warehouse: Warehouse, small_s
     assert "another livello-sync run" in output
     code, output = sync(small_sim, "--resources", "kiosks")
     assert code == 0, output
+
+
+def test_a_second_host_on_the_same_warehouse_waits_its_turn(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer, tmp_path
+) -> None:
+    """The lock lives in the warehouse: a run from another machine (here: another pipelines folder, which is
+    what a second host has) is told who holds it and makes no API request."""
+    import subprocess
+    import sys
+
+    from pipelines.lock import warehouse_lock
+    from pipelines.settings import Warehouse as WarehouseSettings
+
+    other_host = {"SOURCES__LIVELLO__PIPELINES_DIR": str(tmp_path / "other_host_pipelines")}
+    small_sim.reset_request_counts()
+    if warehouse.destination == "postgres":
+        held = WarehouseSettings("postgres", warehouse.dataset, postgres_credentials=warehouse.dsn)
+        with warehouse_lock(held):
+            code, output = sync(small_sim, "--resources", "kiosks", env=other_host)
+        assert "holds the lock of dataset" in output and "livello-sync" in output
+    else:
+        assert sync(small_sim, "--resources", "kiosks")[0] == 0  # the file exists
+        small_sim.reset_request_counts()
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', "
+                "flush=True); time.sleep(60)",
+                str(warehouse.duckdb_path),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            code, output = sync(small_sim, "--resources", "kiosks", env=other_host)
+        finally:
+            holder.kill()
+            holder.wait(10)
+        assert "cannot be opened for writing" in output
+    assert code == 1, output
+    assert small_sim.request_count == {}  # not even a token
+    code, output = sync(small_sim, "--resources", "kiosks", env=other_host)
+    assert code == 0, output
