@@ -30,6 +30,9 @@ class RunSummary:
     skipped: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # resource -> why it stopped (the rest loaded)
     resources: list[str] = field(default_factory=list)  # the resources the run set out to sync
+    drift: dict[str, Any] = field(
+        default_factory=dict
+    )  # resource -> {new, missing, retyped}: API field -> what
     warnings: list[str] = field(default_factory=list)
     transform: str | None = None
 
@@ -63,6 +66,7 @@ class RunSummary:
             "skipped": json.dumps(self.skipped, sort_keys=True),
             "failed": json.dumps(self.failed, sort_keys=True),
             "resources": json.dumps(self.resources),
+            "drift": json.dumps(self.drift, sort_keys=True),
         }
 
     def render(self) -> str:
@@ -89,6 +93,9 @@ class RunSummary:
         )
         for resource, reason in sorted(self.failed.items()):
             lines.append(f"  FAILED {resource}: {reason}")
+        for resource, changes in sorted(self.drift.items()):
+            for kind, fields in sorted(changes.items()):
+                lines.append(f"  drift {resource} {kind}: " + ", ".join(sorted(fields)))
         for resource, reason in sorted(self.skipped.items()):
             lines.append(f"  skipped {resource}: {reason}")
         for warning in self.warnings:

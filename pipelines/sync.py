@@ -314,6 +314,7 @@ class Sync:
                 )
         self.summary.skipped = dict(ctx.skipped)
         self.summary.failed = dict(ctx.failed)
+        self.summary.drift = {name: drift.as_dict() for name, drift in ctx.drift.items() if drift}
         self.summary.warnings = list(ctx.warnings)
         if self.summary.status == "running":
             # "partial": some resources stopped on broken answers; everything else was loaded

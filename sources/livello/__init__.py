@@ -24,6 +24,7 @@ from dlt.extract.resource import DltResource
 from sources.livello import state
 from sources.livello.config import ClientSettings, SourceSettings, resolve
 from sources.livello.context import RunContext, Window
+from sources.livello.drift import STRICT_CONTRACT, FieldWatch
 from sources.livello.endpoints import ENDPOINTS, RESOURCE_NAMES, Endpoint
 from sources.livello.errors import BadRequestError, ScopeError, UnexpectedResponseError
 from sources.livello.rows import column_hints
@@ -67,30 +68,36 @@ def build_resource(ctx: RunContext, endpoint: Endpoint) -> DltResource:
         assert endpoint.reader is not None
         resource = state.live()
         before = copy.deepcopy(dict(resource.raw))
-        batches: list[Any] = []
+        watch = FieldWatch(endpoint.resource, dlt.current.source_schema().tables)
+        held: list[Any] = []
         try:
             for batch in endpoint.reader(ctx, endpoint):
+                watch.see(batch)
                 if ctx.windows is None:
                     yield batch
                 else:
-                    batches.append(batch)
+                    held.append(batch)
+            ctx.check_drift(endpoint, watch.drift())
         except ScopeError as error:  # a 403 for a scope the token lacks: skip this resource, keep the others
             ctx.skip(endpoint.resource, error.scope or endpoint.scope)
             resource.restore(before)
             return
         except (UnexpectedResponseError, BadRequestError) as error:
-            if ctx.windows is None:
+            if ctx.windows is None or getattr(error, "stops_run", False):
                 raise
             ctx.fail(endpoint.resource, error.message)
             resource.restore(before)
             return
-        yield from batches
+        yield from held
 
     rows.__name__ = endpoint.resource
+    columns, nested = column_hints(endpoint)
     return dlt.resource(
         rows,
         name=endpoint.resource,
         write_disposition=endpoint.write_disposition,
         primary_key=list(endpoint.primary_key) or None,
-        columns=column_hints(endpoint),
+        columns=columns,
+        nested_hints=nested or None,
+        schema_contract=STRICT_CONTRACT if ctx.settings.strict else None,
     )

@@ -33,6 +33,7 @@ from dlt.common.typing import TSecretStrValue
 SECTION: tuple[str, ...] = ("sources", "livello")
 PRODUCTION_BASE_URL = "https://my.livello.com/api/v1"
 TEMPERATURE_GRANULARITIES = ("hourly", "minutely")
+SCHEMA_CONTRACTS = ("evolve", "freeze")
 
 Spec = TypeVar("Spec", bound=BaseConfiguration)
 
@@ -175,6 +176,9 @@ class SourceSettings(BaseConfiguration):
     # User e-mail, names, mobile and address are replaced by keyed HMAC tokens unless switched off.
     pseudonymize_users: bool = True
     pseudonymization_key: TSecretStrValue | None = None
+    # "evolve" (default): new, missing and retyped API fields are reported (summary, sync_runs, a warning) and
+    # the data tests guard the marts; "freeze": any drift fails the run before anything of it is loaded.
+    schema_contract: str = "evolve"
     # The API cannot list promocodes: the 5-digit codes to read, one request each. A list in TOML, a JSON list
     # or "12345,23456" in the environment (dlt hands a TOML list to a str field as JSON).
     promocodes: str | None = None
@@ -192,6 +196,9 @@ class SourceSettings(BaseConfiguration):
                 self.temperature_granularity,
                 "must be one of " + ", ".join(TEMPERATURE_GRANULARITIES),
             )
+        if self.schema_contract not in SCHEMA_CONTRACTS:
+            allowed = "must be one of " + ", ".join(SCHEMA_CONTRACTS)
+            raise invalid("schema_contract", self.schema_contract, allowed)
         codes = as_list(self.promocodes)
         if codes is None or any(not re.fullmatch(r"\d{5}", code) for code in codes):
             raise invalid(
@@ -205,6 +212,10 @@ class SourceSettings(BaseConfiguration):
         period = parse_duration(self.lookback)
         assert period is not None  # validated
         return period
+
+    @property
+    def strict(self) -> bool:
+        return self.schema_contract == "freeze"
 
     @property
     def promocode_list(self) -> tuple[str, ...]:

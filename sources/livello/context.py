@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sources.livello.config import SettingError, SourceSettings, setting_names
+from sources.livello.drift import Drift, DriftError
 from sources.livello.pseudonymize import Pseudonymizer
 from sources.livello.rows import row_key
 
@@ -106,6 +107,7 @@ class RunContext:
     first_load: bool = True
     skipped: dict[str, str] = field(default_factory=dict)  # resource -> reason (missing scope)
     failed: dict[str, str] = field(default_factory=dict)  # resource -> what its API answers got wrong
+    drift: dict[str, Drift] = field(default_factory=dict)  # resource -> how its fields changed
     warnings: list[str] = field(default_factory=list)
     _listings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _pseudonymizer: Pseudonymizer | None = None
@@ -124,6 +126,29 @@ class RunContext:
         if resource not in self.failed:
             self.failed[resource] = message
             log.error("%s stopped for this run: %s", resource, message)
+
+    def check_drift(self, endpoint: Endpoint, drift: Drift) -> None:
+        """Record and report how `endpoint`'s fields drifted in this load; raise DriftError when the warehouse
+        cannot take it (a key that is no longer of its type) or strict mode is on."""
+        if not drift:
+            return
+        self.drift.setdefault(endpoint.resource, Drift()).merge(drift)
+        message = f"{endpoint.resource}: the API's fields changed: {drift.describe()}"
+        if self.settings.strict:
+            raise DriftError(
+                f"{message}. Strict mode ({setting_names('schema_contract')} = freeze) stops the run before "
+                "anything of this load is committed: check the change with the vendor, then switch to evolve "
+                "for one run to accept it.",
+                stops_run=True,
+            )
+        keys = [k for k in endpoint.primary_key if k in drift.uncoercible_columns]
+        if keys:
+            raise DriftError(
+                f"{message}. The key {', '.join(keys)} no longer has values of its type, so rows cannot be "
+                "merged: nothing of this window was kept.",
+                stops_run=False,
+            )
+        self.warn(message + " (the data tests guard the marts that depend on them)")
 
     def listing(self, endpoint: Endpoint) -> list[dict[str, Any]]:
         """Every row of a shared listing (organizations, kiosks), read at most once per run."""

@@ -90,6 +90,9 @@ class Endpoint:
     # None: the generic reader, `read_windows` for an incremental endpoint, else `read_listing`.
     reader: Reader | None = None
     decimals: tuple[str, ...] = ()
+    types: Mapping[str, str] = field(
+        default_factory=dict
+    )  # id fields -> dlt data type (as the contract says)
     drop: tuple[str, ...] = ()
     pii: tuple[str, ...] = ()  # personal data, pseudonymized before it leaves the source
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -137,37 +140,47 @@ _SCD2 = {"disposition": "merge", "strategy": "scd2"}
 
 # fmt: off
 ORGANIZATIONS = Endpoint("organizations", "/organizations", "organizations:read", "merge", ("id",),
-                         paging="skip", shared=True)
+                         paging="skip", shared=True, types={"id": "bigint"})
 KIOSKS = Endpoint("kiosks", "/kiosks", "kiosks:read", "merge", ("serial_number",), paging="page", shared=True,
-                  decimals=("latestTemperature", "todaySalesTotal"))
+                  decimals=("latestTemperature", "todaySalesTotal"),
+                  types={"serialNumber": "text", "orgId": "text"})
 _EACH_ORGANIZATION = FanOut(ORGANIZATIONS, key="id", into="id", column="organization_id")
 _EACH_KIOSK = FanOut(KIOSKS, key="serialNumber", into="serial_number")
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     ORGANIZATIONS,
     Endpoint("vat_rates", "/organizations/{id}/vat", "organizations:read", "merge", ("organization_id", "id"),
-             fan_out=_EACH_ORGANIZATION, decimals=("value",)),
+             fan_out=_EACH_ORGANIZATION, decimals=("value",),
+             types={"id": "bigint", "organization_id": "bigint"}),
     Endpoint("organization_product_lines", "/organizations/{id}/product-lines", "products:read", "merge",
              ("_id",), fan_out=_EACH_ORGANIZATION, reader=readers.read_product_lines, deletes_unlisted=True,
-             decimals=("price", "vatRate")),
+             decimals=("price", "vatRate"), types={"_id": "text", "productMetaId": "bigint"}),
     KIOSKS,
     Endpoint("kiosk_details", "/kiosks/{serial_number}", "kiosks:read", "merge", ("serial_number",),
-             fan_out=_EACH_KIOSK, drop=("inventory",), decimals=("controller.preAuth",)),
+             fan_out=_EACH_KIOSK, drop=("inventory",), decimals=("controller.preAuth",),
+             types={"serialNumber": "text", "orgId": "text"}),
     Endpoint("kiosk_inventory", "/kiosks/{serial_number}/inventory", "inventory:read", "append",
              fan_out=FanOut(KIOSKS, key="serialNumber", into="serial_number", column="kiosk_serial_number"),
              reader=readers.read_inventory,
              decimals=("surfaceSize", "productLineData.price", "productLineData.vatRate",
-                       "productLineData.cost")),
+                       "productLineData.cost"),
+             types={"loadCellId": "bigint", "productLineData.productLineId": "bigint",
+                    "productLineData.productMetaId": "bigint"}),
     # A full listing every run: scd2 versions changed rows, retires products missing from the listing.
     Endpoint("products", "/products", "products:read", _SCD2, ("id",), paging="page",
-             decimals=("cost", "weight", "vatRate")),
+             decimals=("cost", "weight", "vatRate"), types={"id": "bigint"}),
     Endpoint("transactions", "/transactions", "transactions:read", "merge", ("id",), paging="skip",
              incremental=_CREATED,
              decimals=("total", "discountTotal", "itemsPurchased[].price", "itemsPurchased[].vatRate",
-                       "itemsPurchased[].discount", "itemsPurchased[].total", "itemsPurchased[].cost")),
+                       "itemsPurchased[].discount", "itemsPurchased[].total", "itemsPurchased[].cost"),
+             types={"id": "bigint", "itemsPurchased[].productMetaId": "bigint",
+                    "itemsPurchased[].productLineId": "bigint", "itemsPurchased[].quantity": "bigint"}),
     Endpoint("refills", "/refills", "refills:read", "merge", ("id",), paging="skip", incremental=_CREATED,
-             decimals=("itemsReplenished[].cost", "itemsReplenished[].price")),
-    Endpoint("users", "/users", "users:read", "merge", ("id",), paging="skip",
+             decimals=("itemsReplenished[].cost", "itemsReplenished[].price"),
+             types={"id": "bigint", "itemsReplenished[].productMetaId": "bigint",
+                    "itemsReplenished[].productLineId": "bigint", "itemsReplenished[].added": "bigint",
+                    "itemsReplenished[].removed": "bigint"}),
+    Endpoint("users", "/users", "users:read", "merge", ("id",), paging="skip", types={"id": "bigint"},
              pii=("email", "firstName", "lastName", "mobile", "address")),
     # Alerts change after creation (status) and the list has no updated-since filter: new ones by start date,
     # and every alert not yet resolved re-read each run.
@@ -185,7 +198,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                  "hourly": timedelta(days=31), "minutely": timedelta(hours=24)}),
              reader=readers.read_temperature, decimals=("value", "min", "max")),
     Endpoint("promocodes", "/promocodes/{code}", "promocodes:read", "merge", ("code",),
-             configured_by="promocode_list", reader=readers.read_configured,
+             configured_by="promocode_list", reader=readers.read_configured, types={"code": "text"},
              decimals=("balance", "config.rules[].discountFlat", "config.rules[].discountPercentage",
                        "config.rules[].cappingFlat", "config.rules[].cappingPercentage")),
 )

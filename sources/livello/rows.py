@@ -109,16 +109,23 @@ def row_key(endpoint: Endpoint) -> Callable[[dict[str, Any]], Hashable] | None:
     return lambda row: tuple(row.get(f) for f in fields)
 
 
-def column_hints(endpoint: Endpoint) -> dict[str, Any]:
-    """dlt column hints: the decimal fields stored in the root table (nested dicts flattened with `__`), so a
-    column null in a whole load still gets its type, and the hard-delete marker of listings that delete.
-    List items live in child tables, which take their type from the coerced values."""
-    hints: dict[str, Any] = {}
-    for path in endpoint.decimals:
-        if "[]" in path:
+def column_hints(endpoint: Endpoint) -> tuple[dict[str, Any], dict[str, Any]]:
+    """dlt hints declaring the type of every money, measure and id field (`decimals`, `types`), so a value
+    always lands in its declared type (a number sent as text is coerced, not stored as text) and a column null
+    in a whole load still gets its type: (root table columns, nested hints of list items' child tables).
+    Nested objects are flattened with `__` as dlt does. Also the hard-delete marker of deleting listings."""
+    declared = {**{path: "decimal" for path in endpoint.decimals}, **dict(endpoint.types)}
+    columns: dict[str, Any] = {}
+    nested: dict[tuple[str, ...], dict[str, Any]] = {}
+    for path, data_type in declared.items():
+        *lists, leaf = path.split("[].")
+        column = "__".join(column_name(part) for part in leaf.split("."))
+        hint = {"name": column, "data_type": data_type, "nullable": True}
+        if not lists:
+            columns[column] = hint
             continue
-        column = "__".join(column_name(part) for part in path.split("."))
-        hints[column] = {"data_type": "decimal", "nullable": True}
+        table = tuple(column_name(part.replace(".", "__")) for part in lists)
+        nested.setdefault(table, {"columns": {}})["columns"][column] = hint
     if endpoint.deletes_unlisted:
-        hints[DELETED_FLAG] = {"data_type": "bool", "hard_delete": True, "nullable": True}
-    return hints
+        columns[DELETED_FLAG] = {"data_type": "bool", "hard_delete": True, "nullable": True}
+    return columns, nested
