@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from transforms.models import Model, load_data_tests, load_models
@@ -62,6 +63,15 @@ def _model_section(model: Model, tests: dict[str, list[str]]) -> list[str]:
     return lines
 
 
+def _layer(
+    models: tuple[Model, ...], tests: dict[str, list[str]], kind: str, title: str, intro: str
+) -> list[str]:
+    lines = [title, "", *textwrap.wrap(intro, width=105), ""]
+    for model in sorted((m for m in models if m.kind == kind), key=lambda m: m.name):
+        lines += _model_section(model, tests)
+    return lines
+
+
 def render() -> str:
     models = load_models()
     tests: dict[str, list[str]] = {}
@@ -75,24 +85,22 @@ def render() -> str:
     lines.append("")
     for model in marts:
         lines += _model_section(model, tests)
-    lines += [
+    lines += _layer(
+        models,
+        tests,
+        "staging",
         "## Staging views",
-        "",
-        "Renamed and cast raw data, one view per raw table: no joins, no business logic. Kiosk-local times",
+        "Renamed and cast raw data, one view per raw table: no joins, no business logic. Kiosk-local times "
         "are in the marts (`*_local`, `local_date`, `date_key`), which join the kiosk's time zone.",
-        "",
-    ]
-    for model in sorted((m for m in models if m.kind == "staging"), key=lambda m: m.name):
-        lines += _model_section(model, tests)
-    lines += [
+    )
+    lines += _layer(
+        models,
+        tests,
+        "intermediate",
         "## Intermediate models",
-        "",
-        "Joins and definitions the marts share. They are temporary tables of the build (computed once",
-        "per build, dropped before it commits), so BI tools never see them; listed to explain the marts.",
-        "",
-    ]
-    for model in sorted((m for m in models if m.kind == "intermediate"), key=lambda m: m.name):
-        lines += _model_section(model, tests)
+        "Joins and definitions the marts share. They are temporary tables of the build (computed once per "
+        "build, dropped before it commits), so BI tools never see them; listed to explain the marts.",
+    )
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -5,6 +5,9 @@ They hold the definitions every fact shares, so each is written once:
 * `date_key(x)`: the yyyymmdd integer of a date or timestamp (`dim_date.date_key`, every fact's `date_key`).
 * `local_time(ts_utc, tz)`: the wall-clock time in the IANA zone `tz` of a UTC timestamp without zone (the
   kiosk-local time of every fact), exact across daylight-saving changes.
+* `valid_at(v, ts)`: the row `v` of a type 2 dimension (`dim_product`) is the version valid at `ts`, for the
+  join of a fact to the version of its time. Both bounds are plain comparisons, never an OR (say, for the
+  open-ended current version), so both engines still hash-join on the dimension's id.
 
 `local_time` is fast as well as exact. Converting each row with its own zone costs DuckDB an ICU calendar per
 row (~5x slower than adding an interval). A zone's offset only changes at a transition, so `int_local_hours`
@@ -37,7 +40,7 @@ def _template(sql: str) -> exp.Expression:
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
-# Placeholders: the column `_x` (date_key), `_ts` and `_tz` (local_time), and the table alias `_h` (the join).
+# Placeholders: the columns `_x`, `_ts`, `_tz` (the arguments) and the table alias `_h` (the joined table).
 _DATE_KEY = _template(
     "CAST(EXTRACT(YEAR FROM _x) * 10000 + EXTRACT(MONTH FROM _x) * 100 + EXTRACT(DAY FROM _x) AS INTEGER)"
 )
@@ -46,6 +49,7 @@ _LOCAL_TIME = _template(
     "ELSE timezone(_tz, timezone('UTC', _ts)) END"
 )
 _LOCAL_HOURS_ON = _template("_h.timezone = _tz AND _h.hour_utc = date_trunc('hour', _ts)")
+_VALID_AT = _template("(_ts >= _h.effective_from AND _ts < _h.effective_to)")
 
 
 def _fill(template: exp.Expression, columns: dict[str, exp.Expression], alias: str = "") -> exp.Expression:
@@ -74,6 +78,13 @@ def _column_args(call: exp.Anonymous, names: tuple[str, ...]) -> dict[str, exp.E
 def _date_key(call: exp.Anonymous) -> exp.Expression:
     (value,) = _column_args(call, ("_x",)).values()
     return _fill(_DATE_KEY, {"_x": value})
+
+
+def _valid_at(call: exp.Anonymous) -> exp.Expression:
+    args = _column_args(call, ("_v", "_ts"))
+    if args["_v"].table:
+        raise MacroError(f"valid_at(v, ts): v is the dimension's table alias, got {args['_v'].sql()}")
+    return _fill(_VALID_AT, args, args["_v"].name)
 
 
 def _projection_select(call: exp.Expression) -> exp.Select:
@@ -113,7 +124,10 @@ def _expand_local_time(tree: exp.Expression) -> None:
         call.replace(_fill(_LOCAL_TIME, args, alias))
 
 
-_SCALAR_MACROS: dict[str, Callable[[exp.Anonymous], exp.Expression]] = {"date_key": _date_key}
+_SCALAR_MACROS: dict[str, Callable[[exp.Anonymous], exp.Expression]] = {
+    "date_key": _date_key,
+    "valid_at": _valid_at,
+}
 MACROS = frozenset({*_SCALAR_MACROS, "local_time"})
 
 

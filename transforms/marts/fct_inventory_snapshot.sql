@@ -78,8 +78,4 @@ SELECT
     s.next_expiration_date,
     s.currency
 FROM localized AS s
-LEFT JOIN dim_product AS d
-    ON d.product_meta_id = s.product_meta_id
-    -- both bounds as plain comparisons (no OR), so the engines hash-join on product_meta_id
-    AND s.snapshot_at_utc >= d.effective_from
-    AND s.snapshot_at_utc < d.effective_to
+LEFT JOIN dim_product AS d ON d.product_meta_id = s.product_meta_id AND valid_at(d, s.snapshot_at_utc)

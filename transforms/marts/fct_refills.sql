@@ -76,8 +76,4 @@ SELECT
     r.currency
 FROM stg_refill_items AS i
 JOIN refills AS r ON r._dlt_id = i._dlt_parent_id
-LEFT JOIN dim_product AS d
-    ON d.product_meta_id = i.product_meta_id
-    -- both bounds as plain comparisons (no OR), so the engines hash-join on product_meta_id
-    AND r.created_at_utc >= d.effective_from
-    AND r.created_at_utc < d.effective_to
+LEFT JOIN dim_product AS d ON d.product_meta_id = i.product_meta_id AND valid_at(d, r.created_at_utc)

@@ -116,8 +116,4 @@ SELECT
     (p.is_paid AND p.ended_with_purchase) AS is_counted,
     p.payment_method_key
 FROM priced AS p
-LEFT JOIN dim_product AS d
-    ON d.product_meta_id = p.product_meta_id
-    -- both bounds as plain comparisons (no OR), so the engines hash-join on product_meta_id
-    AND p.sold_at_utc >= d.effective_from
-    AND p.sold_at_utc < d.effective_to
+LEFT JOIN dim_product AS d ON d.product_meta_id = p.product_meta_id AND valid_at(d, p.sold_at_utc)
