@@ -13,7 +13,7 @@ They hold the definitions every fact shares, so each is written once:
 row (~5x slower than adding an interval). A zone's offset only changes at a transition, so `int_local_hours`
 converts each (zone, UTC hour) once, at the hour's start and end; the macro joins that table and adds the
 offset, and converts row by row only in the rare hour that holds a transition (start and end offsets differ)
-or that `int_local_hours` does not list (an hour missing there costs speed, never correctness). The join is
+or that `int_local_hours` does not cover (a missing hour costs speed, never correctness). The join is
 added to the SELECT that calls the macro: a LEFT JOIN on the unique key (zone, hour), so it never adds or
 drops a row.
 
@@ -40,7 +40,8 @@ def _template(sql: str) -> exp.Expression:
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
-# Placeholders: the columns `_x`, `_ts`, `_tz` (the arguments) and the table alias `_h` (the joined table).
+# Placeholders: the columns `_x`, `_ts`, `_tz` (the arguments) and the table alias `_h` (int_local_hours'
+# join, or valid_at's dimension).
 _DATE_KEY = _template(
     "CAST(EXTRACT(YEAR FROM _x) * 10000 + EXTRACT(MONTH FROM _x) * 100 + EXTRACT(DAY FROM _x) AS INTEGER)"
 )
