@@ -1,28 +1,52 @@
-"""The SQL models of the warehouse: staging views and mart tables, each one file with a YAML header.
+"""The SQL models of the warehouse and their data tests, each model one file with a YAML header.
+
+Three layers, built in this order:
+* `staging/stg_<raw table>.sql`: views over one raw table each (rename to snake_case, cast; no joins).
+* `intermediate/int_*.sql`: joins and definitions several marts share (a kiosk's time zone and currency, the
+  UTC offsets behind kiosk-local time). Temporary tables of the build's session: computed once per build,
+  never visible to BI users, gone when the build commits.
+* `marts/dim_*.sql`, `marts/fct_*.sql`: the star schema, tables.
 
 Every model file starts with a block comment holding YAML (description, grain, columns, keys, relationships),
 followed by one SELECT in DuckDB's dialect. The header is the single source of the data dictionary and of the
-generic data tests, so documentation and checks cannot drift from the SQL.
+generic data tests, so documentation and checks cannot drift from the SQL. A model's dependencies are the
+relations its parsed SELECT reads (sqlglot, after macro expansion).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
+from transforms.render import RenderError, parse_sql
+
 PACKAGE_DIR = Path(__file__).parent
 STAGING_DIR = PACKAGE_DIR / "staging"
+INTERMEDIATE_DIR = PACKAGE_DIR / "intermediate"
 MARTS_DIR = PACKAGE_DIR / "marts"
 TESTS_DIR = PACKAGE_DIR / "tests"
 
-ModelKind = Literal["staging", "mart"]
+ModelKind = Literal["staging", "intermediate", "mart"]
+LAYERS: tuple[tuple[ModelKind, Path], ...] = (
+    ("staging", STAGING_DIR),
+    ("intermediate", INTERMEDIATE_DIR),
+    ("mart", MARTS_DIR),
+)
+MATERIALIZATIONS: dict[ModelKind, str] = {
+    "staging": "view",
+    "intermediate": "temporary table",
+    "mart": "table",
+}
+DataTestKind = Literal["unique", "not_null", "relationship", "custom"]
 
 _HEADER = re.compile(r"\A\s*/\*(?P<yaml>.*?)\*/(?P<body>.*)\Z", re.DOTALL)
+_HEADER_KEYS = {"description", "grain", "columns", "unique", "not_null", "relationships", "same_columns_as"}
 
 
 class ModelDefinitionError(ValueError):
@@ -54,20 +78,28 @@ class Model:
 
     @property
     def materialization(self) -> str:
-        return "view" if self.kind == "staging" else "table"
+        return MATERIALIZATIONS[self.kind]
 
 
 @dataclass(frozen=True)
 class DataTest:
-    """A query returning the offending rows; an empty result means the test passes."""
+    """A query returning the offending rows; an empty result means the test passes.
+
+    `kind` and `columns` say what a generic test checks (the columns of a unique key, the not-null column, the
+    foreign key column, with `to_model`/`to_column` its target), so the runner never reads them from `name`.
+    """
 
     name: str
     model: str
     description: str
     sql: str
+    kind: DataTestKind = "custom"
+    columns: tuple[str, ...] = ()
+    to_model: str | None = None
+    to_column: str | None = None
 
 
-def _split_header(path: Path) -> tuple[dict, str]:
+def _split_header(path: Path) -> tuple[dict[str, Any], str]:
     text = path.read_text(encoding="utf-8")
     match = _HEADER.match(text)
     if not match:
@@ -93,13 +125,16 @@ def _parse_relationship(path: Path, item: object) -> Relationship:
     return Relationship(str(column), to_model, to_column)
 
 
-def _load_model(path: Path, kind: ModelKind) -> Model:
+def _load_model(path: Path, kind: ModelKind) -> tuple[Model, dict[str, Any]]:
     meta, sql = _split_header(path)
+    unknown = set(meta) - _HEADER_KEYS
+    if unknown:
+        raise ModelDefinitionError(f"{path.name}: unknown header key(s) {sorted(unknown)}")
     columns = meta.get("columns") or {}
-    if not isinstance(columns, dict) or not columns:
+    if not isinstance(columns, dict) or not (columns or meta.get("same_columns_as")):
         raise ModelDefinitionError(f"{path.name}: header needs a 'columns' mapping")
     unique = tuple(tuple(key) if isinstance(key, list) else (str(key),) for key in (meta.get("unique") or []))
-    return Model(
+    model = Model(
         name=path.stem,
         kind=kind,
         path=path,
@@ -111,16 +146,46 @@ def _load_model(path: Path, kind: ModelKind) -> Model:
         not_null=tuple(meta.get("not_null") or ()),
         relationships=tuple(_parse_relationship(path, r) for r in (meta.get("relationships") or ())),
     )
+    return model, meta
 
 
-def _with_dependencies(models: list[Model]) -> list[Model]:
-    names = {m.name for m in models}
-    resolved = []
-    for model in models:
-        words = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", model.sql.lower()))
-        deps = frozenset((words & names) - {model.name})
-        resolved.append(Model(**{**model.__dict__, "depends_on": deps}))
-    return resolved
+def _inherit_columns(model: Model, meta: dict[str, Any], by_name: dict[str, Model]) -> Model:
+    """`same_columns_as: other`: the model selects the other's rows (a subset), hence its columns in its
+    order, their not-null checks and foreign keys; `columns` here only rewords some descriptions."""
+    base_name = meta.get("same_columns_as")
+    if not base_name:
+        return model
+    base = by_name.get(str(base_name))
+    if base is None:
+        raise ModelDefinitionError(f"{model.path.name}: same_columns_as names no model: {base_name}")
+    if meta.get("not_null") or meta.get("relationships"):
+        raise ModelDefinitionError(f"{model.path.name}: not_null and relationships come from {base.name}")
+    extra = set(model.columns) - set(base.columns)
+    if extra:
+        raise ModelDefinitionError(f"{model.path.name}: {sorted(extra)} are not columns of {base.name}")
+    return replace(
+        model,
+        columns={column: model.columns.get(column, meaning) for column, meaning in base.columns.items()},
+        not_null=base.not_null,
+        relationships=base.relationships,
+    )
+
+
+def _with_dependencies(model: Model, names: set[str]) -> Model:
+    try:
+        parsed = parse_sql(model.sql)
+    except RenderError as exc:
+        raise ModelDefinitionError(f"{model.path.name}: {exc}") from exc
+    unknown = parsed.relations - names
+    if unknown:
+        raise ModelDefinitionError(
+            f"{model.path.name}: reads {sorted(unknown)}, which are no models (raw tables are raw.<table>)"
+        )
+    if model.kind == "staging" and (parsed.relations or len(parsed.raw_tables) != 1):
+        raise ModelDefinitionError(f"{model.path.name}: a staging model reads exactly one raw table")
+    if model.kind != "staging" and parsed.raw_tables:
+        raise ModelDefinitionError(f"{model.path.name}: only staging models read raw tables")
+    return replace(model, depends_on=parsed.relations - {model.name})
 
 
 def _topological(models: list[Model]) -> list[Model]:
@@ -139,8 +204,9 @@ def _topological(models: list[Model]) -> list[Model]:
         state[name] = "done"
         ordered.append(by_name[name])
 
-    # Staging first, then marts, alphabetical inside each: a stable order makes build logs comparable.
-    for model in sorted(models, key=lambda m: (m.kind != "staging", m.name)):
+    # Layer by layer, alphabetical inside each: a stable order makes build logs comparable.
+    layer = {kind: i for i, (kind, _) in enumerate(LAYERS)}
+    for model in sorted(models, key=lambda m: (layer[m.kind], m.name)):
         visit(model.name, ())
     return ordered
 
@@ -148,14 +214,15 @@ def _topological(models: list[Model]) -> list[Model]:
 @cache
 def load_models() -> tuple[Model, ...]:
     """All models in build order (dependencies first)."""
-    models = [_load_model(p, "staging") for p in sorted(STAGING_DIR.glob("*.sql"))]
-    models += [_load_model(p, "mart") for p in sorted(MARTS_DIR.glob("*.sql"))]
-    seen: set[str] = set()
-    for model in models:
-        if model.name in seen:
+    loaded = [_load_model(p, kind) for kind, directory in LAYERS for p in sorted(directory.glob("*.sql"))]
+    by_name: dict[str, Model] = {}
+    for model, _ in loaded:
+        if model.name in by_name:
             raise ModelDefinitionError(f"duplicate model name {model.name}")
-        seen.add(model.name)
-    return tuple(_topological(_with_dependencies(models)))
+        by_name[model.name] = model
+    models = [_inherit_columns(model, meta, by_name) for model, meta in loaded]
+    names = set(by_name)
+    return tuple(_topological([_with_dependencies(m, names) for m in models]))
 
 
 @cache
@@ -168,3 +235,57 @@ def load_data_tests() -> tuple[DataTest, ...]:
             raise ModelDefinitionError(f"{path.name}: data test header needs 'model'")
         tests.append(DataTest(path.stem, str(meta["model"]), str(meta.get("description", "")).strip(), sql))
     return tuple(tests)
+
+
+def generic_data_tests(models: Iterable[Model]) -> list[DataTest]:
+    """Tests derived from model headers: unique keys, not-null columns, relationships to dimensions."""
+    tests: list[DataTest] = []
+    for model in models:
+        if model.kind == "staging":
+            continue  # views over raw data: the marts built from them are what the tests guard
+        for key in model.unique:
+            cols = ", ".join(key)
+            tests.append(
+                DataTest(
+                    f"unique({cols})",
+                    model.name,
+                    f"{cols} identifies one row of {model.name}",
+                    f"SELECT {cols}, count(*) AS duplicates FROM {model.name} "
+                    f"GROUP BY {cols} HAVING count(*) > 1",
+                    kind="unique",
+                    columns=key,
+                )
+            )
+        for column in model.not_null:
+            tests.append(
+                DataTest(
+                    f"not_null({column})",
+                    model.name,
+                    f"{model.name}.{column} is never null",
+                    f"SELECT * FROM {model.name} WHERE {column} IS NULL",
+                    kind="not_null",
+                    columns=(column,),
+                )
+            )
+        for rel in model.relationships:
+            tests.append(
+                DataTest(
+                    f"relationship({rel.column} -> {rel.to_model}.{rel.to_column})",
+                    model.name,
+                    f"every {model.name}.{rel.column} exists in {rel.to_model}",
+                    f"SELECT f.* FROM {model.name} AS f LEFT JOIN {rel.to_model} AS d "
+                    f"ON f.{rel.column} = d.{rel.to_column} "
+                    f"WHERE f.{rel.column} IS NOT NULL AND d.{rel.to_column} IS NULL",
+                    kind="relationship",
+                    columns=(rel.column,),
+                    to_model=rel.to_model,
+                    to_column=rel.to_column,
+                )
+            )
+    return tests
+
+
+@cache
+def all_data_tests() -> tuple[DataTest, ...]:
+    """Every data test a build runs: the generic ones of the model headers, then the hand-written ones."""
+    return (*generic_data_tests(load_models()), *load_data_tests())

@@ -1,32 +1,74 @@
 """Turn one model's SQL (written once, in DuckDB's dialect) into SQL for the target engine.
 
-Three rewrites happen on sqlglot's syntax tree, never on text:
-* `raw.<table>` names a table loaded by dlt. It is qualified with the dataset schema. dlt creates no column
-  that was always null in the API and no table for a resource that never returned a row, so a reference to a
-  missing raw column becomes NULL (staging wraps every raw column in a CAST, which gives the NULL its type)
-  and a missing raw table becomes an empty relation.
-* Any other table that is not a CTE is a model or a raw table of the same dataset and is qualified with the
-  schema, so views keep working whatever search path a BI tool uses.
-* A raw column cast to a DECIMAL goes through DECIMAL(18, 9) first. dlt stores numbers as DECIMAL(38, 9), a
-  128-bit integer in DuckDB whose rescaling cast is ~30x slower than the 64-bit one (6 s instead of 0.2 s per
-  million values); raw amounts stay far below the 999,999,999 that DECIMAL(18, 9) holds. Same SQL on both
-  engines.
-* The tree is generated in the target dialect (PostgreSQL or DuckDB).
+Five rewrites happen on sqlglot's syntax tree, never on text, in this order:
+1. Macros (`date_key(...)`, `local_time(...)`, see transforms/macros.py) are expanded, so every model shares
+   one definition of the date key and of kiosk-local time.
+2. `raw.<table>` names a table loaded by dlt. It is qualified with the dataset schema. dlt creates no column
+   that was always null in the API and no table for a resource that never returned a row, so a reference to a
+   missing raw column becomes NULL (staging wraps every raw column in a CAST, which gives the NULL its type)
+   and a missing raw table becomes an empty relation.
+3. Any other table that is not a CTE is a model: it is qualified with its schema (the dataset unless `schemas`
+   says otherwise; `TEMP_SCHEMA` is the session's temporary schema, where intermediate models live), so views
+   keep working whatever search path a BI tool uses.
+4. A raw column cast to a DECIMAL goes through DECIMAL(18, 9) first. dlt stores numbers as DECIMAL(38, 9), a
+   128-bit integer in DuckDB whose rescaling cast is ~30x slower than the 64-bit one (6 s instead of 0.2 s per
+   million values); raw amounts stay far below the 999,999,999 that DECIMAL(18, 9) holds. Same SQL on both
+   engines.
+5. The tree is generated in the target dialect (PostgreSQL or DuckDB).
+
+Parsing and rendering are cached per process: a build renders every model and data test, and the test suite
+builds the same SQL many times.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 
-SOURCE_DIALECT = "duckdb"
+from transforms.macros import SOURCE_DIALECT, MacroError, expand_macros
+
 RAW_SCHEMA_MARKER = "raw"
+TEMP_SCHEMA = "<temp>"  # in `schemas`: the relation is a temporary table of the build's session
+# Where each engine keeps a session's temporary tables: (catalog, schema).
+_TEMP_LOCATIONS = {"duckdb": ("temp", "main"), "postgres": (None, "pg_temp")}
 
 
 class RenderError(ValueError):
     """The model's SQL cannot be parsed or references something the renderer does not understand."""
+
+
+@dataclass(frozen=True)
+class ParsedSql:
+    """A statement parsed and macro-expanded once; `tree` is shared, so copy it before changing it."""
+
+    tree: exp.Expression
+    raw_tables: frozenset[str]  # raw.<table> references
+    relations: frozenset[str]  # every other table that is not a CTE: the models it reads
+
+
+def _named_tables(tree: exp.Expression) -> Iterator[exp.Table]:
+    # A table function (generate_series(...) AS h(n)) is a Table node too, without a name to qualify.
+    return (t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier))
+
+
+@lru_cache(maxsize=1024)
+def parse_sql(sql: str) -> ParsedSql:
+    try:
+        tree = expand_macros(sqlglot.parse_one(sql, read=SOURCE_DIALECT))
+    except (sqlglot.errors.ParseError, MacroError) as exc:
+        raise RenderError(str(exc)) from exc
+    cte_names = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    raw_tables, relations = set(), set()
+    for table in _named_tables(tree):
+        if table.db == RAW_SCHEMA_MARKER:
+            raw_tables.add(table.name)
+        elif not table.db and table.name not in cte_names:
+            relations.add(table.name)
+    return ParsedSql(tree, frozenset(raw_tables), frozenset(relations))
 
 
 _NARROW_DECIMAL = exp.DataType.build("DECIMAL(18, 9)")
@@ -42,37 +84,65 @@ def _empty_relation(alias: str) -> exp.Subquery:
     return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
 
+def _qualify(table: exp.Table, dialect: str, schema: str) -> None:
+    catalog, db = _TEMP_LOCATIONS[dialect] if schema == TEMP_SCHEMA else (None, schema)
+    table.set("db", exp.to_identifier(db, quoted=True))
+    if catalog:
+        table.set("catalog", exp.to_identifier(catalog, quoted=True))
+
+
 def render_select(
     sql: str,
     *,
     dialect: str,
     dataset: str,
     raw_columns: Mapping[str, frozenset[str]],
+    schemas: Mapping[str, str] | None = None,
 ) -> str:
     """Return `sql` rewritten for `dialect`, with tables qualified by `dataset`.
 
-    `raw_columns` maps every raw table present in the dataset to its column names.
+    `raw_columns` maps every raw table present in the dataset to its column names; `schemas` maps a model to
+    the schema it lives in when that is not `dataset` (`TEMP_SCHEMA` for the build's temporary tables).
     """
-    try:
-        tree = sqlglot.parse_one(sql, read=SOURCE_DIALECT)
-    except sqlglot.errors.ParseError as exc:
-        raise RenderError(str(exc)) from exc
+    parsed = parse_sql(sql)
+    schemas = schemas or {}
+    # Only what this statement references goes into the cache key, so other tables' changes do not miss it.
+    return _render(
+        sql,
+        dialect,
+        dataset,
+        tuple(sorted((name, raw_columns.get(name)) for name in parsed.raw_tables)),
+        tuple(sorted((name, schemas[name]) for name in parsed.relations if name in schemas)),
+    )
 
+
+@lru_cache(maxsize=4096)
+def _render(
+    sql: str,
+    dialect: str,
+    dataset: str,
+    raw_columns: tuple[tuple[str, frozenset[str] | None], ...],
+    schemas: tuple[tuple[str, str], ...],
+) -> str:
+    tree = parse_sql(sql).tree.copy()
+    present = dict(raw_columns)
+    schema_of = dict(schemas)
     cte_names = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     raw_aliases: dict[str, frozenset[str]] = {}
 
-    for table in list(tree.find_all(exp.Table)):
+    for table in list(_named_tables(tree)):
         name = table.name
         if table.db == RAW_SCHEMA_MARKER:
             alias = table.alias_or_name
-            if name in raw_columns:
-                raw_aliases[alias] = raw_columns[name]
-                table.set("db", exp.to_identifier(dataset, quoted=True))
+            columns = present.get(name)
+            if columns is not None:
+                raw_aliases[alias] = columns
+                _qualify(table, dialect, dataset)
             else:
                 raw_aliases[alias] = frozenset()
                 table.replace(_empty_relation(alias))
         elif not table.db and name not in cte_names:
-            table.set("db", exp.to_identifier(dataset, quoted=True))
+            _qualify(table, dialect, schema_of.get(name, dataset))
 
     for column in list(tree.find_all(exp.Column)):
         columns = raw_aliases.get(column.table)
@@ -92,3 +162,13 @@ def qualified(dialect: str, dataset: str, name: str) -> str:
 
 def qualified_schema(dialect: str, dataset: str) -> str:
     return exp.to_identifier(dataset, quoted=True).sql(dialect=dialect)
+
+
+def identifier(dialect: str, name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
+
+
+def temporary(dialect: str, name: str) -> str:
+    """`name` in the session's temporary schema (where CREATE TEMPORARY TABLE puts it)."""
+    catalog, db = _TEMP_LOCATIONS[dialect]
+    return exp.table_(name, db=db, catalog=catalog, quoted=True).sql(dialect=dialect)

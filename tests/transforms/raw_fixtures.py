@@ -3,7 +3,7 @@
 The JSON uses the API's camelCase field names and `Decimal` numbers (the source parses JSON numbers as
 decimals), and every resource uses the table name and write disposition of docs/decisions.md, so the raw
 tables have the very columns a real sync produces. Three kiosks in three currencies and time zones; product
-101 changes price on 2026-03-15; Berlin transactions sit on both daylight-saving nights of 2026.
+101 changes price on 2026-03-15; Berlin transactions and refills sit on both daylight-saving nights of 2026.
 """
 
 from __future__ import annotations
@@ -349,6 +349,18 @@ def refills() -> list[dict[str, Any]]:
             "kiosk": {"id": 2, "name": "Zürich HB", "serialNumber": "LIV-0002"},
             "itemsReplenished": [line(201, 5, 1, 1, "1.80", "4.90")],
         },
+        # Berlin refills in the UTC hour before each 2026 daylight-saving change (01:30 CET on 29 March, the
+        # first 02:30 CEST on 25 October): the hour's offset changes at its end, so these convert row by row
+        *(
+            {
+                "id": refill_id,
+                "created": created,
+                "type": "manual",
+                "kiosk": {"id": 1, "name": "Berlin Hbf", "serialNumber": "LIV-0001"},
+                "itemsReplenished": [line(102, 2, 0, 0, "0.90", "2.49")],
+            }
+            for refill_id, created in ((503, "2026-03-29T00:30:00Z"), (504, "2026-10-25T00:30:00Z"))
+        ),
     ]
 
 

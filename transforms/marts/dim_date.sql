@@ -41,8 +41,7 @@ days (day) AS (
     SELECT CAST(days.day + INTERVAL 1 DAY AS DATE) FROM days, bounds WHERE days.day < bounds.last_day
 )
 SELECT
-    CAST(EXTRACT(YEAR FROM day) * 10000 + EXTRACT(MONTH FROM day) * 100 + EXTRACT(DAY FROM day) AS INTEGER)
-        AS date_key,
+    date_key(day) AS date_key,
     day AS date,
     CAST(EXTRACT(YEAR FROM day) AS INTEGER) AS year,
     CAST(EXTRACT(QUARTER FROM day) AS INTEGER) AS quarter,

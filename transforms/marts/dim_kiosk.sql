@@ -25,21 +25,20 @@ columns:
   created_at_utc: Kiosk creation time, UTC.
 */
 SELECT
-    k.kiosk_serial_number,
-    k.name,
-    k.organization_id,
-    COALESCE(k.organization_name, o.name) AS organization_name,
-    k.timezone,
-    COALESCE(k.owner_currency, o.currency) AS currency,
-    k.street,
-    k.postal_code,
-    k.city,
-    k.country_code,
-    k.is_online,
-    k.network_last_online_utc,
-    k.latest_temperature_celsius,
-    k.load_cell_count,
-    k.controller_payment_type,
-    k.created_at_utc
-FROM stg_kiosks AS k
-LEFT JOIN stg_organizations AS o ON o.organization_id = k.organization_id
+    kiosk_serial_number,
+    name,
+    organization_id,
+    organization_name,
+    timezone,
+    currency,
+    street,
+    postal_code,
+    city,
+    country_code,
+    is_online,
+    network_last_online_utc,
+    latest_temperature_celsius,
+    load_cell_count,
+    controller_payment_type,
+    created_at_utc
+FROM int_kiosks

@@ -26,9 +26,9 @@ columns:
   updated_at_utc: Last change of the alert, UTC.
 */
 WITH localized AS (
-    SELECT a.*, timezone(k.timezone, timezone('UTC', a.started_at_utc)) AS started_at_local
+    SELECT a.*, local_time(a.started_at_utc, k.timezone) AS started_at_local
     FROM stg_alerts AS a
-    LEFT JOIN dim_kiosk AS k ON k.kiosk_serial_number = a.kiosk_serial_number
+    LEFT JOIN int_kiosks AS k ON k.kiosk_serial_number = a.kiosk_serial_number
 )
 SELECT
     a.alert_id,
@@ -42,10 +42,7 @@ SELECT
     a.message,
     a.started_at_utc,
     a.started_at_local,
-    CAST(
-        EXTRACT(YEAR FROM a.started_at_local) * 10000 + EXTRACT(MONTH FROM a.started_at_local) * 100
-        + EXTRACT(DAY FROM a.started_at_local) AS INTEGER
-    ) AS date_key,
+    date_key(a.started_at_local) AS date_key,
     CAST(a.started_at_local AS DATE) AS local_date,
     a.resolved_at_utc,
     CAST(EXTRACT(EPOCH FROM (a.resolved_at_utc - a.started_at_utc)) AS BIGINT) // 60 AS duration_minutes,

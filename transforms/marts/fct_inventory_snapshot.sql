@@ -41,14 +41,20 @@ WITH snapshots AS (
             PARTITION BY s.snapshot_at_utc, s.kiosk_serial_number, s.load_cell_id ORDER BY s.load_id DESC
         ) AS copy_rank
     FROM stg_kiosk_inventory AS s
+),
+localized AS (
+    SELECT
+        s.*,
+        k.currency,
+        local_time(s.snapshot_at_utc, k.timezone) AS snapshot_at_local
+    FROM snapshots AS s
+    LEFT JOIN int_kiosks AS k ON k.kiosk_serial_number = s.kiosk_serial_number
+    WHERE s.copy_rank = 1
 )
 SELECT
     s.snapshot_at_utc,
     s.snapshot_at_local,
-    CAST(
-        EXTRACT(YEAR FROM s.snapshot_at_local) * 10000 + EXTRACT(MONTH FROM s.snapshot_at_local) * 100
-        + EXTRACT(DAY FROM s.snapshot_at_local) AS INTEGER
-    ) AS date_key,
+    date_key(s.snapshot_at_local) AS date_key,
     CAST(s.snapshot_at_local AS DATE) AS local_date,
     s.kiosk_serial_number,
     s.load_cell_id,
@@ -70,12 +76,6 @@ SELECT
     CAST(COALESCE(round(s.quantity_on_hand * s.unit_price, 2), 0) AS DECIMAL(18, 2)) AS stock_value_gross,
     CAST(COALESCE(round(s.quantity_on_hand * s.unit_cost, 2), 0) AS DECIMAL(18, 2)) AS stock_value_cost,
     s.next_expiration_date,
-    k.currency
-FROM snapshots AS s
-LEFT JOIN dim_kiosk AS k ON k.kiosk_serial_number = s.kiosk_serial_number
-LEFT JOIN dim_product AS d
-    ON d.product_meta_id = s.product_meta_id
-    -- both bounds as plain comparisons (no OR), so the engines hash-join on product_meta_id
-    AND s.snapshot_at_utc >= d.effective_from
-    AND s.snapshot_at_utc < d.effective_to
-WHERE s.copy_rank = 1
+    s.currency
+FROM localized AS s
+LEFT JOIN dim_product AS d ON d.product_meta_id = s.product_meta_id AND valid_at(d, s.snapshot_at_utc)

@@ -40,8 +40,16 @@ columns:
   expiration_date: Expiry date of the units added.
   currency: Currency of every amount of the row (the kiosk's).
 */
+WITH refills AS (
+    SELECT
+        r.*,
+        k.currency,
+        local_time(r.created_at_utc, k.timezone) AS created_at_local
+    FROM stg_refills AS r
+    LEFT JOIN int_kiosks AS k ON k.kiosk_serial_number = r.kiosk_serial_number
+)
 SELECT
-    i.refill_id,
+    r.refill_id,
     i.line_number,
     r.kiosk_serial_number,
     d.product_key,
@@ -51,10 +59,7 @@ SELECT
     i.planogram_position,
     r.created_at_utc AS refilled_at_utc,
     r.created_at_local AS refilled_at_local,
-    CAST(
-        EXTRACT(YEAR FROM r.created_at_local) * 10000 + EXTRACT(MONTH FROM r.created_at_local) * 100
-        + EXTRACT(DAY FROM r.created_at_local) AS INTEGER
-    ) AS date_key,
+    date_key(r.created_at_local) AS date_key,
     CAST(r.created_at_local AS DATE) AS local_date,
     r.refill_type,
     r.operator_user_id,
@@ -68,12 +73,7 @@ SELECT
     CAST(round(COALESCE(i.removed, 0) * i.unit_cost, 2) AS DECIMAL(18, 2)) AS cost_value_removed,
     CAST(round(COALESCE(i.removed_expired, 0) * i.unit_cost, 2) AS DECIMAL(18, 2)) AS cost_value_removed_expired,
     i.expiration_date,
-    k.currency
+    r.currency
 FROM stg_refill_items AS i
-JOIN stg_refills AS r ON r.refill_id = i.refill_id
-LEFT JOIN dim_kiosk AS k ON k.kiosk_serial_number = r.kiosk_serial_number
-LEFT JOIN dim_product AS d
-    ON d.product_meta_id = i.product_meta_id
-    -- both bounds as plain comparisons (no OR), so the engines hash-join on product_meta_id
-    AND r.created_at_utc >= d.effective_from
-    AND r.created_at_utc < d.effective_to
+JOIN refills AS r ON r._dlt_id = i._dlt_parent_id
+LEFT JOIN dim_product AS d ON d.product_meta_id = i.product_meta_id AND valid_at(d, r.created_at_utc)

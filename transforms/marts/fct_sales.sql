@@ -46,7 +46,7 @@ columns:
 */
 WITH lines AS (
     SELECT
-        i.transaction_id,
+        t.transaction_id,
         i.line_number,
         t.kiosk_serial_number,
         i.product_meta_id,
@@ -72,8 +72,9 @@ WITH lines AS (
         t.local_hour,
         t.payment_method_key
     FROM stg_transaction_items AS i
+    JOIN stg_transactions AS h ON h._dlt_id = i._dlt_parent_id
     -- the transaction's kiosk, local time, currency and payment come from fct_transactions, computed once
-    JOIN fct_transactions AS t ON t.transaction_id = i.transaction_id
+    JOIN fct_transactions AS t ON t.transaction_id = h.transaction_id
 ),
 priced AS (
     SELECT
@@ -115,8 +116,4 @@ SELECT
     (p.is_paid AND p.ended_with_purchase) AS is_counted,
     p.payment_method_key
 FROM priced AS p
-LEFT JOIN dim_product AS d
-    ON d.product_meta_id = p.product_meta_id
-    -- both bounds as plain comparisons (no OR), so the engines hash-join on product_meta_id
-    AND p.sold_at_utc >= d.effective_from
-    AND p.sold_at_utc < d.effective_to
+LEFT JOIN dim_product AS d ON d.product_meta_id = p.product_meta_id AND valid_at(d, p.sold_at_utc)

@@ -75,30 +75,17 @@ combined AS (
     UNION ALL
     SELECT * FROM from_minutes
 ),
-with_zone AS (
-    SELECT c.*, k.timezone
-    FROM combined AS c
-    LEFT JOIN dim_kiosk AS k ON k.kiosk_serial_number = c.kiosk_serial_number
-),
--- each (zone, hour) is converted once: a per-row zone costs DuckDB an ICU calendar per row
-local_hours AS (
-    SELECT timezone, hour_utc, timezone(timezone, timezone('UTC', hour_utc)) AS hour_local
-    FROM (SELECT DISTINCT timezone, hour_utc FROM with_zone) AS hours
-),
 localized AS (
-    SELECT w.*, h.hour_local
-    FROM with_zone AS w
-    LEFT JOIN local_hours AS h ON h.timezone = w.timezone AND h.hour_utc = w.hour_utc
+    SELECT c.*, local_time(c.hour_utc, k.timezone) AS hour_local
+    FROM combined AS c
+    LEFT JOIN int_kiosks AS k ON k.kiosk_serial_number = c.kiosk_serial_number
 )
 SELECT
     l.kiosk_serial_number,
     l.sensor_position,
     l.hour_utc,
     l.hour_local,
-    CAST(
-        EXTRACT(YEAR FROM l.hour_local) * 10000 + EXTRACT(MONTH FROM l.hour_local) * 100
-        + EXTRACT(DAY FROM l.hour_local) AS INTEGER
-    ) AS date_key,
+    date_key(l.hour_local) AS date_key,
     CAST(l.hour_local AS DATE) AS local_date,
     CAST(l.avg_celsius AS DECIMAL(9, 3)) AS avg_celsius,
     CAST(l.min_celsius AS DECIMAL(9, 3)) AS min_celsius,

@@ -35,24 +35,31 @@ columns:
   payment_type: CARD, MEMBERCARD or FREE.
   card_type: Card brand, if any.
 */
-WITH line_totals AS (
+WITH localized AS (
     SELECT
-        transaction_id,
+        t.*,
+        k.organization_id,
+        k.currency AS kiosk_currency,
+        local_time(t.created_at_utc, k.timezone) AS created_at_local
+    FROM stg_transactions AS t
+    LEFT JOIN int_kiosks AS k ON k.kiosk_serial_number = t.kiosk_serial_number
+),
+-- per dlt parent row: the lines need no join to their transaction to be counted
+line_totals AS (
+    SELECT
+        _dlt_parent_id,
         count(*) AS line_count,
         sum(quantity) AS item_count
     FROM stg_transaction_items
-    GROUP BY transaction_id
+    GROUP BY _dlt_parent_id
 )
 SELECT
     t.transaction_id,
     t.kiosk_serial_number,
-    k.organization_id,
+    t.organization_id,
     t.created_at_utc,
     t.created_at_local,
-    CAST(
-        EXTRACT(YEAR FROM t.created_at_local) * 10000 + EXTRACT(MONTH FROM t.created_at_local) * 100
-        + EXTRACT(DAY FROM t.created_at_local) AS INTEGER
-    ) AS date_key,
+    date_key(t.created_at_local) AS date_key,
     CAST(t.created_at_local AS DATE) AS local_date,
     CAST(EXTRACT(HOUR FROM t.created_at_local) AS INTEGER) AS local_hour,
     t.user_id,
@@ -63,10 +70,9 @@ SELECT
     CAST(COALESCE(l.item_count, 0) AS INTEGER) AS item_count,
     CAST(COALESCE(t.total, 0) AS DECIMAL(18, 2)) AS gross_amount,
     CAST(COALESCE(t.discount_total, 0) AS DECIMAL(18, 2)) AS discount_amount,
-    COALESCE(t.currency, k.currency) AS currency,
+    COALESCE(t.currency, t.kiosk_currency) AS currency,
     COALESCE(t.payment_type, 'UNKNOWN') || ':' || COALESCE(t.card_type, 'none') AS payment_method_key,
     t.payment_type,
     t.card_type
-FROM stg_transactions AS t
-LEFT JOIN line_totals AS l ON l.transaction_id = t.transaction_id
-LEFT JOIN dim_kiosk AS k ON k.kiosk_serial_number = t.kiosk_serial_number
+FROM localized AS t
+LEFT JOIN line_totals AS l ON l._dlt_parent_id = t._dlt_id

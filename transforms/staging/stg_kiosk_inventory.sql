@@ -3,8 +3,6 @@ description: Load cells of every kiosk at every sync (GET /kiosks/{serialNumber}
 grain: one load cell of one kiosk at one snapshot
 columns:
   snapshot_at_utc: When the sync took the snapshot, UTC (one value per sync run).
-  kiosk_timezone: IANA time zone of the kiosk.
-  snapshot_at_local: Snapshot time in the kiosk's own time zone.
   kiosk_serial_number: Kiosk.
   load_cell_id: Load cell id.
   planogram_position: Load cell position (e.g. A11).
@@ -22,58 +20,22 @@ columns:
   next_expiration_date: Earliest expiry date of the units in the cell.
   load_id: dlt load that appended the row (to drop duplicates of a retried load).
 */
-WITH base AS (
-    SELECT
-        timezone('UTC', CAST(i.snapshot_at AS TIMESTAMPTZ)) AS snapshot_at_utc,
-        CAST(COALESCE(k.timezone, d.timezone) AS VARCHAR) AS kiosk_timezone,
-        CAST(i.kiosk_serial_number AS VARCHAR) AS kiosk_serial_number,
-        CAST(i.load_cell_id AS BIGINT) AS load_cell_id,
-        CAST(i.planogram_position AS VARCHAR) AS planogram_position,
-        CAST(i.cell_id AS BIGINT) AS cell_id,
-        CAST(i.surface_size AS DOUBLE) AS surface_size,
-        CAST(i.product_line_data__product_line_id AS BIGINT) AS product_line_id,
-        CAST(i.product_line_data__product_meta_id AS BIGINT) AS product_meta_id,
-        CAST(i.product_line_data__name AS VARCHAR) AS product_name,
-        CAST(i.product_line_data__manufacturer AS VARCHAR) AS manufacturer,
-        CAST(i.product_line_data__price AS DECIMAL(18, 6)) AS unit_price,
-        CAST(i.product_line_data__vat_rate AS DECIMAL(9, 4)) AS vat_rate,
-        CAST(i.product_line_data__cost AS DECIMAL(18, 6)) AS unit_cost,
-        CAST(i.product_line_data__capacity AS INTEGER) AS capacity,
-        CAST(i.product_line_data__count AS INTEGER) AS quantity_on_hand,
-        CAST(i.product_line_data__next_expiration_date AS DATE) AS next_expiration_date,
-        CAST(i._dlt_load_id AS VARCHAR) AS load_id
-    FROM raw.kiosk_inventory AS i
-    LEFT JOIN raw.kiosks AS k ON k.serial_number = i.kiosk_serial_number
-    LEFT JOIN raw.kiosk_details AS d ON d.serial_number = i.kiosk_serial_number
-),
--- one snapshot time per sync: convert each (zone, snapshot) once instead of every load cell's row
-local_times AS (
-    SELECT
-        kiosk_timezone,
-        snapshot_at_utc,
-        timezone(kiosk_timezone, timezone('UTC', snapshot_at_utc)) AS snapshot_at_local
-    FROM (SELECT DISTINCT kiosk_timezone, snapshot_at_utc FROM base) AS snapshots
-)
 SELECT
-    b.snapshot_at_utc,
-    b.kiosk_timezone,
-    l.snapshot_at_local,
-    b.kiosk_serial_number,
-    b.load_cell_id,
-    b.planogram_position,
-    b.cell_id,
-    b.surface_size,
-    b.product_line_id,
-    b.product_meta_id,
-    b.product_name,
-    b.manufacturer,
-    b.unit_price,
-    b.vat_rate,
-    b.unit_cost,
-    b.capacity,
-    b.quantity_on_hand,
-    b.next_expiration_date,
-    b.load_id
-FROM base AS b
-LEFT JOIN local_times AS l
-    ON l.kiosk_timezone = b.kiosk_timezone AND l.snapshot_at_utc = b.snapshot_at_utc
+    timezone('UTC', CAST(i.snapshot_at AS TIMESTAMPTZ)) AS snapshot_at_utc,
+    CAST(i.kiosk_serial_number AS VARCHAR) AS kiosk_serial_number,
+    CAST(i.load_cell_id AS BIGINT) AS load_cell_id,
+    CAST(i.planogram_position AS VARCHAR) AS planogram_position,
+    CAST(i.cell_id AS BIGINT) AS cell_id,
+    CAST(i.surface_size AS DOUBLE) AS surface_size,
+    CAST(i.product_line_data__product_line_id AS BIGINT) AS product_line_id,
+    CAST(i.product_line_data__product_meta_id AS BIGINT) AS product_meta_id,
+    CAST(i.product_line_data__name AS VARCHAR) AS product_name,
+    CAST(i.product_line_data__manufacturer AS VARCHAR) AS manufacturer,
+    CAST(i.product_line_data__price AS DECIMAL(18, 6)) AS unit_price,
+    CAST(i.product_line_data__vat_rate AS DECIMAL(9, 4)) AS vat_rate,
+    CAST(i.product_line_data__cost AS DECIMAL(18, 6)) AS unit_cost,
+    CAST(i.product_line_data__capacity AS INTEGER) AS capacity,
+    CAST(i.product_line_data__count AS INTEGER) AS quantity_on_hand,
+    CAST(i.product_line_data__next_expiration_date AS DATE) AS next_expiration_date,
+    CAST(i._dlt_load_id AS VARCHAR) AS load_id
+FROM raw.kiosk_inventory AS i

@@ -1,13 +1,12 @@
 /*
-description: Kiosks of GET /kiosks completed with GET /kiosks/{serialNumber} (time zone, owner currency, controller).
+description: Kiosks of GET /kiosks (the fleet listing), renamed and cast; int_kiosks completes them with GET /kiosks/{serialNumber}.
 grain: one kiosk
 columns:
   kiosk_serial_number: Kiosk serial number (e.g. LIV-0042), the kiosk's key everywhere.
   name: Kiosk name.
   organization_id: Owner organization id (the API sends `orgId` as a string; cast to the organizations' numeric id).
   organization_name: Owner organization name.
-  timezone: IANA time zone of the kiosk; every kiosk-local time in the warehouse uses it.
-  owner_currency: Currency of the owner organization as the kiosk detail reports it.
+  timezone: IANA time zone of the kiosk.
   street: Street of the kiosk address.
   postal_code: Postal code of the kiosk address.
   city: City of the kiosk address.
@@ -16,18 +15,14 @@ columns:
   network_last_online_utc: Last network contact, UTC.
   latest_temperature_celsius: Latest temperature reading in °C at the last sync.
   load_cell_count: Number of load cells.
-  controller_payment_type: Payment setup of the kiosk controller (e.g. CreditOrDebitCard).
-  controller_pre_auth: Pre-authorization amount of the controller.
-  minimum_age: Minimum customer age configured on the controller.
   created_at_utc: Kiosk creation time, UTC.
 */
 SELECT
     CAST(k.serial_number AS VARCHAR) AS kiosk_serial_number,
-    CAST(COALESCE(k.name, d.name) AS VARCHAR) AS name,
-    CAST(COALESCE(k.org_id, d.org_id) AS BIGINT) AS organization_id,
+    CAST(k.name AS VARCHAR) AS name,
+    CAST(k.org_id AS BIGINT) AS organization_id,
     CAST(k.organization_name AS VARCHAR) AS organization_name,
-    CAST(COALESCE(k.timezone, d.timezone) AS VARCHAR) AS timezone,
-    upper(CAST(d.owner_organization__currency AS VARCHAR)) AS owner_currency,
+    CAST(k.timezone AS VARCHAR) AS timezone,
     CAST(k.address__street AS VARCHAR) AS street,
     CAST(k.address__postal_code AS VARCHAR) AS postal_code,
     CAST(k.address__city AS VARCHAR) AS city,
@@ -36,9 +31,5 @@ SELECT
     timezone('UTC', CAST(k.network_last_online AS TIMESTAMPTZ)) AS network_last_online_utc,
     CAST(k.latest_temperature AS DECIMAL(9, 2)) AS latest_temperature_celsius,
     CAST(k.load_cell_count AS INTEGER) AS load_cell_count,
-    CAST(d.controller__payment_type AS VARCHAR) AS controller_payment_type,
-    CAST(d.controller__pre_auth AS DECIMAL(18, 2)) AS controller_pre_auth,
-    CAST(d.controller__minimum_age AS INTEGER) AS minimum_age,
     timezone('UTC', CAST(k.created_at AS TIMESTAMPTZ)) AS created_at_utc
 FROM raw.kiosks AS k
-LEFT JOIN raw.kiosk_details AS d ON d.serial_number = k.serial_number

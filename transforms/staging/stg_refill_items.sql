@@ -2,7 +2,7 @@
 description: Item lines of refills (the `itemsReplenished` list, loaded by dlt as refills__items_replenished).
 grain: one item line of a refill session
 columns:
-  refill_id: Refill the line belongs to.
+  _dlt_parent_id: The refill the line belongs to, as dlt links child rows (stg_refills._dlt_id).
   line_number: Position of the line in the refill, from 1.
   product_line_id: Product line refilled.
   product_meta_id: Product (meta) id refilled.
@@ -17,7 +17,7 @@ columns:
   expiration_date: Expiry date of the units added.
 */
 SELECT
-    CAST(r.id AS BIGINT) AS refill_id,
+    CAST(i._dlt_parent_id AS VARCHAR) AS _dlt_parent_id,
     CAST(i._dlt_list_idx AS INTEGER) + 1 AS line_number,
     CAST(i.product_line_id AS BIGINT) AS product_line_id,
     CAST(i.product_meta_id AS BIGINT) AS product_meta_id,
@@ -31,4 +31,3 @@ SELECT
     CAST(i.price AS DECIMAL(18, 6)) AS unit_price,
     CAST(i.expiration_date AS DATE) AS expiration_date
 FROM raw.refills__items_replenished AS i
-JOIN raw.refills AS r ON i._dlt_parent_id = r._dlt_id

@@ -2,7 +2,7 @@
 description: Line items of transactions (the `itemsPurchased` list, loaded by dlt as transactions__items_purchased).
 grain: one line item of a transaction
 columns:
-  transaction_id: Transaction the line belongs to.
+  _dlt_parent_id: The transaction the line belongs to, as dlt links child rows (stg_transactions._dlt_id).
   line_number: Position of the line in the transaction, from 1 (the API's list order).
   product_line_id: Product line (product on a load cell) sold.
   product_meta_id: Product (meta) id sold.
@@ -17,7 +17,7 @@ columns:
   unit_cost: Unit cost.
 */
 SELECT
-    CAST(t.id AS BIGINT) AS transaction_id,
+    CAST(i._dlt_parent_id AS VARCHAR) AS _dlt_parent_id,
     CAST(i._dlt_list_idx AS INTEGER) + 1 AS line_number,
     CAST(i.product_line_id AS BIGINT) AS product_line_id,
     CAST(i.product_meta_id AS BIGINT) AS product_meta_id,
@@ -31,4 +31,3 @@ SELECT
     CAST(i.total AS DECIMAL(18, 2)) AS total,
     CAST(i.cost AS DECIMAL(18, 6)) AS unit_cost
 FROM raw.transactions__items_purchased AS i
-JOIN raw.transactions AS t ON i._dlt_parent_id = t._dlt_id

@@ -1,0 +1,142 @@
+"""Macros: pseudo-functions a model calls like SQL functions, expanded by the renderer on sqlglot's tree.
+
+They hold the definitions every fact shares, so each is written once:
+
+* `date_key(x)`: the yyyymmdd integer of a date or timestamp (`dim_date.date_key`, every fact's `date_key`).
+* `local_time(ts_utc, tz)`: the wall-clock time in the IANA zone `tz` of a UTC timestamp without zone (the
+  kiosk-local time of every fact), exact across daylight-saving changes.
+* `valid_at(v, ts)`: the row `v` of a type 2 dimension (`dim_product`) is the version valid at `ts`, for the
+  join of a fact to the version of its time. Both bounds are plain comparisons, never an OR (say, for the
+  open-ended current version), so both engines still hash-join on the dimension's id.
+
+`local_time` is fast as well as exact. Converting each row with its own zone costs DuckDB an ICU calendar per
+row (~5x slower than adding an interval). A zone's offset only changes at a transition, so `int_local_hours`
+converts each (zone, UTC hour) once, at the hour's start and end; the macro joins that table and adds the
+offset, and converts row by row only in the rare hour that holds a transition (start and end offsets differ)
+or that `int_local_hours` does not cover (a missing hour costs speed, never correctness). The join is
+added to the SELECT that calls the macro: a LEFT JOIN on the unique key (zone, hour), so it never adds or
+drops a row.
+
+Arguments must be plain columns (`t.created_at_utc`, not an expression): each appears several times in the
+expansion, and a column is free to repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlglot
+from sqlglot import exp
+
+SOURCE_DIALECT = "duckdb"
+LOCAL_HOURS_MODEL = "int_local_hours"
+
+
+class MacroError(ValueError):
+    """A macro is called in a way it cannot be expanded (wrong arguments or an unsupported place)."""
+
+
+def _template(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
+
+
+# Placeholders: the columns `_x`, `_ts`, `_tz` (the arguments) and the table alias `_h` (int_local_hours'
+# join, or valid_at's dimension).
+_DATE_KEY = _template(
+    "CAST(EXTRACT(YEAR FROM _x) * 10000 + EXTRACT(MONTH FROM _x) * 100 + EXTRACT(DAY FROM _x) AS INTEGER)"
+)
+_LOCAL_TIME = _template(
+    "CASE WHEN _h.offset_at_start = _h.offset_at_end THEN _ts + _h.offset_at_start "
+    "ELSE timezone(_tz, timezone('UTC', _ts)) END"
+)
+_LOCAL_HOURS_ON = _template("_h.timezone = _tz AND _h.hour_utc = date_trunc('hour', _ts)")
+_VALID_AT = _template("(_ts >= _h.effective_from AND _ts < _h.effective_to)")
+
+
+def _fill(template: exp.Expression, columns: dict[str, exp.Expression], alias: str = "") -> exp.Expression:
+    def substitute(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column):
+            if not node.table and node.name in columns:
+                return columns[node.name].copy()
+            if node.table == "_h":
+                return exp.column(node.name, table=alias)
+        return node
+
+    return template.copy().transform(substitute)
+
+
+def _column_args(call: exp.Anonymous, names: tuple[str, ...]) -> dict[str, exp.Expression]:
+    args = call.expressions
+    signature = f"{call.name}({', '.join(names)})"
+    if len(args) != len(names):
+        raise MacroError(f"{signature} takes {len(names)} argument(s), got {len(args)}: {call.sql()}")
+    for arg in args:
+        if not isinstance(arg, exp.Column) or isinstance(arg.this, exp.Star):
+            raise MacroError(f"{signature}: pass columns, not {arg.sql()} (compute it in a CTE first)")
+    return dict(zip(names, args, strict=True))
+
+
+def _date_key(call: exp.Anonymous) -> exp.Expression:
+    (value,) = _column_args(call, ("_x",)).values()
+    return _fill(_DATE_KEY, {"_x": value})
+
+
+def _valid_at(call: exp.Anonymous) -> exp.Expression:
+    args = _column_args(call, ("_v", "_ts"))
+    if args["_v"].table:
+        raise MacroError(f"valid_at(v, ts): v is the dimension's table alias, got {args['_v'].sql()}")
+    return _fill(_VALID_AT, args, args["_v"].name)
+
+
+def _projection_select(call: exp.Expression) -> exp.Select:
+    """The SELECT whose output list holds `call` (the join must be added there, and only there)."""
+    node = call
+    while node.parent is not None and not isinstance(node.parent, exp.Select):
+        node = node.parent
+    select = node.parent
+    if not isinstance(select, exp.Select) or node.arg_key != "expressions":
+        raise MacroError(f"local_time() must be in a SELECT's output list: {call.sql()}")
+    # sqlglot names the FROM "from_" since version 30, "from" before
+    if not (select.args.get("from_") or select.args.get("from")):
+        raise MacroError(f"local_time() needs a FROM to join {LOCAL_HOURS_MODEL} to: {select.sql()}")
+    if select.args.get("group") or any(isinstance(e, exp.Star) for e in select.expressions):
+        # GROUP BY would not group the joined offsets; a bare * would also select them.
+        raise MacroError(f"local_time() cannot expand in a SELECT with GROUP BY or a bare *: {select.sql()}")
+    return select
+
+
+def _expand_local_time(tree: exp.Expression) -> None:
+    joins: dict[tuple[int, str, str], str] = {}  # (select, ts, tz) -> alias of the join added for them
+    for call in list(tree.find_all(exp.Anonymous)):
+        if call.name.lower() != "local_time":
+            continue
+        args = _column_args(call, ("_ts", "_tz"))
+        select = _projection_select(call)
+        key = (id(select), args["_ts"].sql(), args["_tz"].sql())
+        alias = joins.get(key)
+        if alias is None:
+            alias = joins[key] = f"local_hours_{len(joins) + 1}"
+            select.join(
+                exp.table_(LOCAL_HOURS_MODEL, alias=alias),
+                on=_fill(_LOCAL_HOURS_ON, args, alias),
+                join_type="left",
+                copy=False,
+            )
+        call.replace(_fill(_LOCAL_TIME, args, alias))
+
+
+_SCALAR_MACROS: dict[str, Callable[[exp.Anonymous], exp.Expression]] = {
+    "date_key": _date_key,
+    "valid_at": _valid_at,
+}
+MACROS = frozenset({*_SCALAR_MACROS, "local_time"})
+
+
+def expand_macros(tree: exp.Expression) -> exp.Expression:
+    """Expand every macro call in `tree` in place (local_time first: date_key's argument may not be one)."""
+    _expand_local_time(tree)
+    for call in list(tree.find_all(exp.Anonymous)):
+        expand = _SCALAR_MACROS.get(call.name.lower())
+        if expand is not None:
+            call.replace(expand(call))
+    return tree
