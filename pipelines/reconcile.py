@@ -373,20 +373,16 @@ def reconcile(
             warehouse.daily_profit(scope, start, end),
             api.daily_profit(scope, start, end),
         )
-        _compare_maps(
-            out,
-            "sales-by-kiosk",
-            scope,
-            SALES_MEASURES,
-            warehouse.sales_by("kiosk_serial_number", scope, start, end),
-            api.sales_by("kiosk", scope, start, end),
-        )
-        _compare_maps(
-            out,
-            "sales-by-product-line",
-            scope,
-            SALES_MEASURES,
-            warehouse.sales_by("product_line_id", scope, start, end),
-            api.sales_by("product", scope, start, end),
-        )
+        for metric, column, group in (
+            ("sales-by-kiosk", "kiosk_serial_number", "kiosk"),
+            ("sales-by-product-line", "product_line_id", "product"),
+        ):
+            _compare_maps(
+                out,
+                metric,
+                scope,
+                SALES_MEASURES,
+                warehouse.sales_by(column, scope, start, end),
+                api.sales_by(group, scope, start, end),
+            )
     return report

@@ -157,18 +157,9 @@ class LivelloClient:
             response.status_code, body, method=method, path=path, client_id=self.settings.client_id
         )
 
-    def paginate(
-        self,
-        path: str,
-        style: PagingStyle,
-        params: Mapping[str, Any] | None = None,
-        page_size: int = 100,
-        *,
-        headers: Mapping[str, str] | None = None,
-        key: RowKey | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Yield the `data` list of each page of a paged listing (see `pages`)."""
-        return (page.data for page in self.pages(path, style, params, page_size, headers=headers, key=key))
+    def paginate(self, *args: Any, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
+        """Yield the `data` list of each page of a paged listing (`pages` takes the same arguments)."""
+        return (page.data for page in self.pages(*args, **kwargs))
 
     def pages(
         self,

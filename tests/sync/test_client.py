@@ -29,23 +29,16 @@ from sources.livello.errors import (
     TransientError,
 )
 from sources.livello.redaction import install_redaction
+from tests.sync.clients import client_settings, one_kiosk_world
 
 DEMO_ID, DEMO_SECRET = "lv_m2m_demo", "sk_live_demo"
 NOW = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
 
 
 def settings_for(sim: SimulatorServer, **overrides: object) -> ClientSettings:
-    values: dict[str, object] = {
-        "base_url": sim.base_url,
-        "client_id": DEMO_ID,
-        "client_secret": DEMO_SECRET,
-        # Fast retries keep the fault tests short; the behaviour under test is the same.
-        "backoff_base_seconds": 0.01,
-        "backoff_max_seconds": 0.05,
-        "max_attempts": 8,
-    }
-    values.update(overrides)
-    return ClientSettings(**values)  # type: ignore[arg-type]
+    # Fast retries keep the fault tests short; the behaviour under test is the same.
+    fast = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05, "max_attempts": 8}
+    return client_settings(sim, **{**fast, **overrides})
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -122,15 +115,7 @@ def test_log_filter_redacts_secrets_just_in_case(
 
 
 def test_short_lived_token_is_renewed_before_it_expires() -> None:
-    config = SimConfig(
-        seed=7,
-        kiosks=1,
-        days=1,
-        now=NOW,
-        rate_limit_per_hour=0,
-        token_lifetime_seconds=2,
-        sessions_per_kiosk_day=5,
-    )
+    config = one_kiosk_world(token_lifetime_seconds=2)
     with SimulatorServer(config) as server, LivelloClient(settings_for(server)) as livello:
         livello.get("/organizations")
         time.sleep(2.1)

@@ -16,6 +16,7 @@ from simulator.server import SimulatorServer
 from sources.livello.client import ClientSettings, LivelloClient
 from sources.livello.errors import AuthenticationError, TransientError
 from tests.conftest import small_config
+from tests.sync.clients import client_settings
 
 UNLIMITED = {"rate_limit_per_hour": 0, "token_rate_limit_per_minute": 0}
 
@@ -34,16 +35,7 @@ def no_faults(sim: SimulatorServer) -> Iterator[None]:
 
 
 def settings_for(sim: SimulatorServer, **overrides: object) -> ClientSettings:
-    client_id, client_secret = sim.demo_credentials
-    values: dict[str, object] = {
-        "base_url": sim.base_url,
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "backoff_base_seconds": 0.01,
-        "backoff_max_seconds": 0.05,
-    }
-    values.update(overrides)
-    return ClientSettings(**values)  # type: ignore[arg-type]
+    return client_settings(sim, **{"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05, **overrides})
 
 
 def record_answers(livello: LivelloClient) -> list[tuple[str, int]]:

@@ -15,8 +15,9 @@ import pytest
 
 from simulator.config import SimConfig
 from simulator.server import SimulatorServer
-from sources.livello.client import ClientSettings, LivelloClient
+from sources.livello.client import LivelloClient
 from sources.livello.errors import BudgetExhaustedError, DeadlineExceededError
+from tests.sync.clients import client_settings, one_kiosk_world
 
 NOW = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
 
@@ -35,14 +36,7 @@ def limited_sim(limit: int, window_seconds: int) -> SimulatorServer:
     )
 
 
-def settings_for(sim: SimulatorServer, **overrides: object) -> ClientSettings:
-    values: dict[str, object] = {
-        "base_url": sim.base_url,
-        "client_id": "lv_m2m_demo",
-        "client_secret": "sk_live_demo",
-    }
-    values.update(overrides)
-    return ClientSettings(**values)  # type: ignore[arg-type]
+settings_for = client_settings
 
 
 class RateLimitRecorder:
@@ -146,16 +140,7 @@ def test_estimate_uses_the_allowed_rate(sim_20_per_2s: SimulatorServer) -> None:
 
 def test_token_endpoint_limit_is_paced_too() -> None:
     """Every API call invalidates the token, so each call needs a new one: 5 per 2 s allowed, 4 used."""
-    config = SimConfig(
-        seed=11,
-        kiosks=1,
-        days=1,
-        now=NOW,
-        rate_limit_per_hour=0,
-        token_rate_limit_per_minute=5,
-        token_rate_limit_window_seconds=2,
-        sessions_per_kiosk_day=5,
-    )
+    config = one_kiosk_world(seed=11, token_rate_limit_per_minute=5, token_rate_limit_window_seconds=2)
     with SimulatorServer(config) as server, LivelloClient(settings_for(server)) as livello:
         server.set_faults(expire_tokens_after=1)
         for _ in range(7):
@@ -166,8 +151,10 @@ def test_token_endpoint_limit_is_paced_too() -> None:
     assert stats.slept_seconds_pacing > 0
 
 
-def test_concurrent_callers_share_one_budget(sim_20_per_2s: SimulatorServer) -> None:
-    with LivelloClient(settings_for(sim_20_per_2s, budget_share=0.5)) as livello:
+def test_concurrent_callers_share_one_budget() -> None:
+    # A simulator of its own: a window the module's other tests opened would already hold requests that a new
+    # client cannot know of before its first answer, and its first concurrent calls go out before any answer.
+    with limited_sim(20, 2) as sim, LivelloClient(settings_for(sim, budget_share=0.5)) as livello:
 
         def work() -> None:
             for _ in range(4):

@@ -13,7 +13,15 @@ import httpx
 
 from simulator.server import SimulatorServer
 from tests.conftest import fetch_token
-from tests.sync.conftest import VOLATILE_TABLES, SyncRunner, Warehouse, money, truth_ids, truth_scalar
+from tests.sync.conftest import (
+    VOLATILE_TABLES,
+    SyncRunner,
+    Warehouse,
+    duckdb_held_by_another_process,
+    money,
+    truth_ids,
+    truth_scalar,
+)
 
 PAGE = 100
 
@@ -339,8 +347,6 @@ def test_a_second_host_on_the_same_warehouse_waits_its_turn(
 ) -> None:
     """The lock lives in the warehouse: a run from another machine (here: another pipelines folder, which is
     what a second host has) is told who holds it and makes no API request."""
-    import subprocess
-    import sys
 
     from pipelines.lock import warehouse_lock
     from pipelines.settings import Warehouse as WarehouseSettings
@@ -355,23 +361,8 @@ def test_a_second_host_on_the_same_warehouse_waits_its_turn(
     else:
         assert sync(small_sim, "--resources", "kiosks")[0] == 0  # the file exists
         small_sim.reset_request_counts()
-        holder = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', "
-                "flush=True); time.sleep(60)",
-                str(warehouse.duckdb_path),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with duckdb_held_by_another_process(warehouse.duckdb_path):
             code, output = sync(small_sim, "--resources", "kiosks", env=other_host)
-        finally:
-            holder.kill()
-            holder.wait(10)
         assert "cannot be opened for writing" in output
     assert code == 1, output
     assert small_sim.request_count == {}  # not even a token

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipelines.cli import main
 from simulator.server import SimulatorServer
-from tests.sync.conftest import SyncRunner, Warehouse, truth_ids
+from tests.sync.conftest import SyncRunner, Warehouse, duckdb_held_by_another_process, truth_ids
 
 
 def status(sync: SyncRunner, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -84,23 +82,8 @@ def test_status_fails_when_the_warehouse_cannot_be_read(
     assert sync(small_sim, "--resources", "kiosks")[0] == 0
     if warehouse.destination == "duckdb":
         # Another process holds the DuckDB file for writing (a BI tool, a notebook, a second run).
-        holder = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-                "time.sleep(60)",
-                str(warehouse.duckdb_path),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with duckdb_held_by_another_process(warehouse.duckdb_path):
             code, out, err = status(sync)
-        finally:
-            holder.kill()
-            holder.wait(10)
         assert code == 1 and "cannot open" in err and str(warehouse.duckdb_path) in err, err
     else:
         # PostgreSQL down (a closed port on this machine), with a password that must not be printed.
