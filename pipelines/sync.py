@@ -25,7 +25,7 @@ from pipelines.lookback import LookbackCheck, apply_check, verify_lookback, ware
 from pipelines.plan import RunPlan, plan_by_rows, plan_by_span, snapshot_requests
 from pipelines.settings import SyncSettings
 from pipelines.summary import RunSummary
-from pipelines.workdir import abort_pending, heal
+from pipelines.workdir import abort_pending, heal, warehouse_unavailable
 from sources.livello import livello_source, state
 from sources.livello.client import LivelloClient
 from sources.livello.context import RunContext
@@ -137,9 +137,12 @@ class Sync:
         try:
             pipeline.run(loader_file_format=self.settings.warehouse.loader_file_format)
         except PipelineStepFailed as error:
-            if error.step != "normalize":
-                raise  # e.g. the warehouse is down: the packages stay pending for the next run
-            pipeline, action = abort_pending(pipeline, f"normalizing them failed: {describe_failure(error)}")
+            if warehouse_unavailable(error):
+                raise  # the warehouse is down or full: the packages stay pending for the next run
+            # Anything else that stops a crashed run's packages (a half-normalized package, a load dlt cannot
+            # resume) would stop every later run the same way; their windows were never committed.
+            reason = f"finishing them failed during {error.step}: {describe_failure(error)}"
+            pipeline, action = abort_pending(pipeline, reason)
             self.out(action)
         self._count(pipeline)
         return pipeline

@@ -92,3 +92,23 @@ def abort_pending(pipeline: Any, reason: str) -> tuple[Any, str]:
         f"Discarded the pending packages left by a crashed run ({reason}); the local state was rewound, so "
         "the windows they held are read again."
     )
+
+
+def warehouse_unavailable(error: BaseException) -> bool:
+    """Whether a failure means the warehouse cannot be reached or written now (down, locked, out of space),
+    rather than that the packages themselves cannot be finished: those must be kept for the next run."""
+    import errno
+
+    from dlt.destinations.exceptions import DestinationConnectionError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, DestinationConnectionError) or name in ("OperationalError", "IOException"):
+            return True  # psycopg2 / DuckDB: connection refused, server gone, file locked
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
+            return True
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return False
