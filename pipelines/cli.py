@@ -226,7 +226,39 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-SUBCOMMANDS: list[AddSubcommand] = [add_run, add_status, add_demo, add_transform, add_reconcile]
+# -------------------------------------------------------------------------------------------- report
+def add_report(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report", help="write one self-contained HTML report of the marts (opens without network)"
+    )
+    add_destination_options(parser)
+    parser.add_argument(
+        "--output", default="livello_report.html", help="HTML file to write (default livello_report.html)"
+    )
+    parser.add_argument("--days", type=int, default=28, help="kiosk-local days in the report (default 28)")
+    parser.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.report import ReportError, run_report
+    from sources.livello.config import SettingError
+
+    if args.days < 1:
+        _err("--days must be at least 1")
+        return EXIT_USAGE
+    try:
+        path = run_report(args.destination, args.dataset, args.output, days=args.days)
+    except SettingError as error:
+        _err(str(error))
+        return EXIT_USAGE
+    except ReportError as error:
+        _err(str(error))
+        return EXIT_FAILED
+    _out(f"Report written to {path}")
+    return EXIT_OK
+
+
+SUBCOMMANDS: list[AddSubcommand] = [add_run, add_status, add_demo, add_transform, add_reconcile, add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
