@@ -17,6 +17,35 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 AddSubcommand = Callable[[Any], None]  # receives argparse's subparsers object
 
 
+class _CurrentStderr:
+    """A stream that writes to the process's sys.stderr of the moment."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+CURRENT_STDERR = _CurrentStderr()
+
+
+def _log_to_stderr(level: int) -> None:
+    """Log lines to stderr. A process that runs several commands (tests, an orchestrator) may replace
+    sys.stderr between them, so the stream is whatever sys.stderr is when a line is written; dlt's own logger
+    (which does not propagate) keeps the handler it made first, pointed the same way."""
+    root = logging.getLogger()
+    if not any(getattr(h, "livello_sync", False) for h in root.handlers):
+        handler = logging.StreamHandler(CURRENT_STDERR)  # type: ignore[arg-type]
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.livello_sync = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    for handler in logging.getLogger("dlt").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.stream = CURRENT_STDERR
+
+
 def _err(message: str) -> None:
     print(f"livello-sync: {message}", file=sys.stderr, flush=True)
 
@@ -108,7 +137,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         pipeline = resolve_checked(PipelineSettings)
         given = parse_duration(args.max_age, what="--max-age") if args.max_age else None
         max_age, overrides = pipeline.max_ages(given)
-        warehouse = warehouse_settings(args.destination, args.dataset, pipeline)
+        warehouse = warehouse_settings(args.destination, args.dataset, pipeline, writable=False)
         report = collect(warehouse, max_age=max_age, overrides=overrides)
     except SettingError as error:
         _err(str(error))
@@ -168,6 +197,12 @@ def cmd_transform(args: argparse.Namespace) -> int:
     except TransformError as error:
         _err(str(error))
         return EXIT_FAILED
+    except Exception as error:  # the warehouse cannot be reached or opened: one line, never a password
+        from pipelines.settings import mask_password
+        from pipelines.sync import describe_failure
+
+        _err(f"transform: cannot build the marts: {mask_password(describe_failure(error))}")
+        return EXIT_FAILED
     _out(report.summary())
     return EXIT_OK
 
@@ -194,10 +229,11 @@ def add_reconcile(subparsers: Any) -> None:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from datetime import date
+    from pathlib import Path
 
-    from pipelines.destination import open_pipeline
+    from pipelines.destination import make_pipeline
     from pipelines.reconcile import ReconcileError, reconcile
-    from pipelines.settings import resolve_checked
+    from pipelines.settings import resolve_checked, warehouse_settings
     from sources.livello.client import ClientSettings, LivelloClient
     from sources.livello.config import SettingError
 
@@ -206,9 +242,16 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     except ValueError as error:
         _err(f"--start/--end must be dates (YYYY-MM-DD): {error}")
         return EXIT_USAGE
+    if start > end:
+        _err(f"--start {start} is after --end {end}: the window runs from --start to --end, both included")
+        return EXIT_USAGE
     try:
         client_settings = resolve_checked(ClientSettings)
-        pipeline = open_pipeline(args.destination, args.dataset)
+        warehouse = warehouse_settings(args.destination, args.dataset, writable=False)
+        if warehouse.destination == "duckdb" and not Path(warehouse.duckdb_path or "").is_file():
+            _err(f"reconcile: no warehouse at {warehouse.duckdb_path}: run `livello-sync run` first")
+            return EXIT_FAILED
+        pipeline = make_pipeline(warehouse)
         client = LivelloClient(client_settings)
     except SettingError as error:
         _err(str(error))
@@ -288,9 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    _log_to_stderr(logging.INFO if args.verbose else logging.WARNING)
     return int(args.handler(args))
 
 

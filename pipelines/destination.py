@@ -34,6 +34,7 @@ def make_pipeline(warehouse: Warehouse, *, progress: bool = False) -> Pipeline:
     )
 
 
-def open_pipeline(destination: str, dataset: str) -> Pipeline:
-    """The pipeline of (destination, dataset) for commands that only read or transform the warehouse."""
-    return make_pipeline(warehouse_settings(destination, dataset))
+def open_pipeline(destination: str, dataset: str, *, writable: bool = True) -> Pipeline:
+    """The pipeline of (destination, dataset) for commands that only read (`writable=False`) or transform
+    the warehouse."""
+    return make_pipeline(warehouse_settings(destination, dataset, writable=writable))

@@ -137,13 +137,17 @@ class Warehouse:
         return "parquet" if self.destination == "duckdb" else "csv"
 
 
-def warehouse_settings(destination: str, dataset: str, pipeline: PipelineSettings | None = None) -> Warehouse:
-    """The warehouse of (destination, dataset) with its credentials; a SettingError when they are unusable."""
+def warehouse_settings(
+    destination: str, dataset: str, pipeline: PipelineSettings | None = None, *, writable: bool = True
+) -> Warehouse:
+    """The warehouse of (destination, dataset) with its credentials; a SettingError when they are unusable.
+    `writable`: the command writes (run, transform), so a DuckDB file must be creatable or writable."""
     if destination not in DESTINATIONS:
         raise SettingError(f"--destination must be one of {', '.join(DESTINATIONS)}, not {destination!r}")
     pipelines_dir = (pipeline or resolve_checked(PipelineSettings)).pipelines_dir
     if destination == "duckdb":
-        return Warehouse(destination, dataset, duckdb_path=_duckdb_path(dataset), pipelines_dir=pipelines_dir)
+        path = _duckdb_path(dataset, writable=writable)
+        return Warehouse(destination, dataset, duckdb_path=path, pipelines_dir=pipelines_dir)
     return Warehouse(destination, dataset, postgres_credentials=_postgres_dsn(), pipelines_dir=pipelines_dir)
 
 
@@ -151,7 +155,7 @@ _DUCKDB_SETTING = setting_names("credentials", ("destination", "duckdb"))
 _POSTGRES_SETTING = setting_names("credentials", ("destination", "postgres"))
 
 
-def _duckdb_path(dataset: str) -> str:
+def _duckdb_path(dataset: str, *, writable: bool) -> str:
     """The DuckDB file, checked before anything is requested from the API (nothing is created here)."""
     path = Path(str(_config_value("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE))
     if path.stem.lower() == dataset.lower():
@@ -163,6 +167,8 @@ def _duckdb_path(dataset: str) -> str:
             f"{_DUCKDB_SETTING}"
         )
     folder = path.resolve().parent
+    if not writable:
+        return str(path)
     if not folder.is_dir():
         raise SettingError(
             f"the folder {folder} of the DuckDB file {path} does not exist: create it, or point "

@@ -25,7 +25,7 @@ from pipelines.lookback import LookbackCheck, apply_check, verify_lookback, ware
 from pipelines.plan import RunPlan, plan_by_rows, plan_by_span, snapshot_requests
 from pipelines.settings import SyncSettings
 from pipelines.summary import RunSummary
-from pipelines.workdir import abort_pending, heal, warehouse_unavailable
+from pipelines.workdir import abort_pending, heal, remove_repeated_rows, warehouse_unavailable
 from sources.livello import livello_source, state
 from sources.livello.client import LivelloClient
 from sources.livello.context import RunContext
@@ -144,7 +144,15 @@ class Sync:
             reason = f"finishing them failed during {error.step}: {describe_failure(error)}"
             pipeline, action = abort_pending(pipeline, reason)
             self.out(action)
+            return pipeline
         self._count(pipeline)
+        repeated = remove_repeated_rows(pipeline)
+        if repeated:
+            tables = ", ".join(f"{table} {rows:,}" for table, rows in sorted(repeated.items()))
+            self.out(
+                f"Removed rows the crashed run's package had loaded twice when dlt finished it ({tables}): "
+                "each was the same extracted row (one _dlt_id) taken again."
+            )
         return pipeline
 
     def _selected(self, ctx: RunContext) -> tuple[Endpoint, ...]:

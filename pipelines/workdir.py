@@ -112,3 +112,30 @@ def warehouse_unavailable(error: BaseException) -> bool:
             return True
         current = getattr(current, "exception", None) or current.__cause__ or current.__context__
     return False
+
+
+def remove_repeated_rows(pipeline: Any) -> dict[str, int]:
+    """Rows loaded twice while dlt finished a crashed run's package; table -> rows removed.
+
+    dlt 1.31.0 runs a job again when a kill left it in `started_jobs` after the warehouse had already taken
+    its rows (a package's first load appends, so nothing merges the second copy away on DuckDB; PostgreSQL
+    refuses it with a duplicate `_dlt_id`). dlt gives every extracted row its own `_dlt_id`, in the root and
+    the child tables alike, so a repeated `_dlt_id` is always the same row twice: one copy is removed."""
+    removed: dict[str, int] = {}
+    dialect = "duckdb" if str(pipeline.destination.destination_name).endswith("duckdb") else "postgres"
+    row = "rowid" if dialect == "duckdb" else "ctid"
+    schema = pipeline.default_schema
+    with pipeline.sql_client() as client:
+        for table in schema.data_table_names():
+            if "_dlt_id" not in schema.tables[table].get("columns", {}):
+                continue
+            name = client.make_qualified_table_name(table)
+            numbered = (
+                f"SELECT {row}, row_number() OVER (PARTITION BY _dlt_id ORDER BY {row}) AS n FROM {name}"
+            )
+            repeated = f"SELECT {row} AS r FROM ({numbered}) AS numbered WHERE n > 1"
+            count = int(client.execute_sql(f"SELECT count(*) FROM ({repeated}) AS extra")[0][0])
+            if count:
+                client.execute_sql(f"DELETE FROM {name} WHERE {row} IN ({repeated})")
+                removed[table] = count
+    return removed

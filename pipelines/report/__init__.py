@@ -128,11 +128,11 @@ def run_report(
     from pipelines.destination import open_pipeline
     from pipelines.settings import warehouse_settings
 
-    warehouse = warehouse_settings(destination, dataset)
+    warehouse = warehouse_settings(destination, dataset, writable=False)
     if warehouse.destination == "duckdb" and not Path(warehouse.duckdb_path or "").is_file():
         # before dlt sees the path: opening a DuckDB file that does not exist would create an empty warehouse
         raise ReportError(
             f"no DuckDB warehouse at {warehouse.duckdb_path}: run `livello-sync run` first "
             "(or set DESTINATION__DUCKDB__CREDENTIALS to the warehouse file)"
         )
-    return write_report(open_pipeline(destination, dataset), output, days=days)
+    return write_report(open_pipeline(destination, dataset, writable=False), output, days=days)

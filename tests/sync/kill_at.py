@@ -62,6 +62,14 @@ def install(boundary: str, at: int) -> None:
         "normalize-to-load": lambda: _wrap(LoadStorage, "commit_new_load_package", after=True, at=at),
         # one job of the package loaded, the others not
         "during-load": lambda: _wrap(PackageStorage, "complete_job", after=True, at=at),
+        # the root table's job of a merge loaded, its child tables' and the state's not yet
+        "during-load-root": lambda: _wrap(
+            PackageStorage,
+            "complete_job",
+            after=True,
+            at=at,
+            when=lambda self, load_id, file_name: file_name.startswith("transactions."),
+        ),
         # every job loaded, the package (and the state it carries) not yet marked complete
         "after-load-before-state": lambda: _wrap(Load, "complete_package", after=False, at=at),
         # the marts half rebuilt inside their transaction
@@ -85,6 +93,7 @@ BOUNDARIES = (
     "during-normalize",
     "normalize-to-load",
     "during-load",
+    "during-load-root",
     "after-load-before-state",
     "during-mart-build",
 )
