@@ -122,6 +122,8 @@ def remove_repeated_rows(pipeline: Any) -> dict[str, int]:
     refuses it with a duplicate `_dlt_id`). dlt gives every extracted row its own `_dlt_id`, in the root and
     the child tables alike, so a repeated `_dlt_id` is always the same row twice: one copy is removed."""
     removed: dict[str, int] = {}
+    if not pipeline.default_schema_name:  # dlt dropped the packages of a pipeline that never loaded anything
+        return removed
     dialect = "duckdb" if str(pipeline.destination.destination_name).endswith("duckdb") else "postgres"
     row = "rowid" if dialect == "duckdb" else "ctid"
     schema = pipeline.default_schema
