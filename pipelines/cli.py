@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pipelines.progress import JsonLogFormatter, Reporter
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 AddSubcommand = Callable[[Any], None]  # receives argparse's subparsers object
@@ -30,45 +32,64 @@ class _CurrentStderr:
 CURRENT_STDERR = _CurrentStderr()
 
 
-def _log_to_stderr(level: int) -> None:
+def _log_to_stderr(level: int, *, json_lines: bool = False) -> None:
     """Log lines to stderr. A process that runs several commands (tests, an orchestrator) may replace
     sys.stderr between them, so the stream is whatever sys.stderr is when a line is written; dlt's own logger
     (which does not propagate) keeps the handler it made first, pointed the same way."""
     root = logging.getLogger()
-    if not any(getattr(h, "livello_sync", False) for h in root.handlers):
+    handler = next((h for h in root.handlers if getattr(h, "livello_sync", False)), None)
+    if handler is None:
         handler = logging.StreamHandler(CURRENT_STDERR)  # type: ignore[arg-type]
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler.livello_sync = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    formatter = JsonLogFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(formatter)  # type: ignore[arg-type]
     root.setLevel(level)
     for handler in logging.getLogger("dlt").handlers:
         if type(handler) is logging.StreamHandler:
             handler.stream = CURRENT_STDERR
 
 
+REPORTER: Reporter | None = None  # set by main() from --log-format; what _out writes through
+
+
 def _err(message: str) -> None:
+    if REPORTER is not None:
+        REPORTER.error(message)
+        return
     print(f"livello-sync: {message}", file=sys.stderr, flush=True)
 
 
 def _out(message: str) -> None:
+    if REPORTER is not None and REPORTER.log_format == "json":
+        REPORTER.event("info", message)
+        return
     print(message, flush=True)
 
 
-def add_destination_options(parser: argparse.ArgumentParser) -> None:
-    """--destination and --dataset, shared by every subcommand that opens the warehouse."""
+def add_destination_options(parser: argparse.ArgumentParser, *, remembered: bool = True) -> None:
+    """--destination and --dataset, shared by every subcommand that opens the warehouse. `remembered`: when
+    neither is given, the command works on the warehouse the last run in this project wrote."""
+    fallback = (
+        " (default: the warehouse the last run wrote, else duckdb)" if remembered else " (default duckdb)"
+    )
     parser.add_argument(
         "--destination",
         choices=("duckdb", "postgres"),
-        default="duckdb",
-        help="warehouse engine (default duckdb; credentials from DESTINATION__<NAME>__CREDENTIALS)",
+        default=None if remembered else "duckdb",
+        help="warehouse engine; credentials from DESTINATION__<NAME>__CREDENTIALS" + fallback,
     )
-    parser.add_argument("--dataset", default="livello", help="schema to load into (default livello)")
+    parser.add_argument(
+        "--dataset",
+        default=None if remembered else "livello",
+        help="schema of the raw tables (default livello" + (", or the last run's)" if remembered else ")"),
+    )
 
 
 # ----------------------------------------------------------------------------------------------- run
 def add_run(subparsers: Any) -> None:
     parser = subparsers.add_parser("run", help="extract, load and transform (incremental; resumes backfills)")
-    add_destination_options(parser)
+    add_destination_options(parser, remembered=False)
     parser.add_argument("--resources", help="comma-separated resources to sync (default: all)")
     parser.add_argument(
         "--since",
@@ -102,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             transform=not args.no_transform,
             progress=not args.quiet,
         )
-        return run_job(settings, out=_out, err=_err).exit_code
+        return run_job(settings, out=REPORTER or _out, err=_err).exit_code
     except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
@@ -129,7 +150,7 @@ def add_status(subparsers: Any) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.settings import PipelineSettings, parse_duration, resolve_checked, warehouse_settings
+    from pipelines.settings import PipelineSettings, chosen_warehouse, parse_duration, resolve_checked
     from pipelines.status import WarehouseUnavailable, collect
     from sources.livello.config import SettingError
 
@@ -137,7 +158,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         pipeline = resolve_checked(PipelineSettings)
         given = parse_duration(args.max_age, what="--max-age") if args.max_age else None
         max_age, overrides = pipeline.max_ages(given)
-        warehouse = warehouse_settings(args.destination, args.dataset, pipeline, writable=False)
+        warehouse = chosen_warehouse(args.destination, args.dataset, writable=False)
         report = collect(warehouse, max_age=max_age, overrides=overrides)
     except SettingError as error:
         _err(str(error))
@@ -183,12 +204,13 @@ def add_transform(subparsers: Any) -> None:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from pipelines.destination import open_pipeline
+    from pipelines.destination import make_pipeline
+    from pipelines.settings import chosen_warehouse
     from sources.livello.config import SettingError
     from transforms.runner import TransformError, build
 
     try:
-        pipeline = open_pipeline(args.destination, args.dataset)
+        pipeline = make_pipeline(chosen_warehouse(args.destination, args.dataset, writable=True))
     except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
@@ -203,7 +225,9 @@ def cmd_transform(args: argparse.Namespace) -> int:
 
         _err(f"transform: cannot build the marts: {mask_password(describe_failure(error))}")
         return EXIT_FAILED
-    _out(report.summary())
+    from pipelines.job import describe_build
+
+    _out(describe_build(report))
     return EXIT_OK
 
 
@@ -233,7 +257,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
     from pipelines.destination import make_pipeline
     from pipelines.reconcile import ReconcileError, reconcile
-    from pipelines.settings import resolve_checked, warehouse_settings
+    from pipelines.settings import chosen_warehouse, resolve_checked
     from sources.livello.client import ClientSettings, LivelloClient
     from sources.livello.config import SettingError
 
@@ -247,7 +271,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         client_settings = resolve_checked(ClientSettings)
-        warehouse = warehouse_settings(args.destination, args.dataset, writable=False)
+        warehouse = chosen_warehouse(args.destination, args.dataset, writable=False)
         if warehouse.destination == "duckdb" and not Path(warehouse.duckdb_path or "").is_file():
             _err(f"reconcile: no warehouse at {warehouse.duckdb_path}: run `livello-sync run` first")
             return EXIT_FAILED
@@ -309,6 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="livello-sync", description="Sync the Livello Open Platform API into DuckDB or PostgreSQL."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log HTTP retries and pacing")
+    parser.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        help="the folder holding .dlt/ (default: $LIVELLO_SYNC_PROJECT_DIR, else the working directory); "
+        "relative paths in the configuration are resolved against it",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default: a live line on a terminal, timestamped lines elsewhere) or json (one object per "
+        "line, for log shippers)",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS:
         add(subparsers)
@@ -326,13 +363,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sources.livello.redaction import install_redaction
 
     install_redaction()  # before anything can log: every logger of the process, dlt's and httpx's included
+    global REPORTER
+    REPORTER = Reporter(sys.stdout, log_format=args.log_format)
     try:
-        use_project()
+        use_project(args.project_dir)
     except SettingError as error:
         _err(str(error))
         return EXIT_USAGE
-    _log_to_stderr(logging.INFO if args.verbose else logging.WARNING)
-    return int(args.handler(args))
+    _log_to_stderr(logging.INFO if args.verbose else logging.WARNING, json_lines=args.log_format == "json")
+    try:
+        return int(args.handler(args))
+    finally:
+        REPORTER.close()
 
 
 if __name__ == "__main__":

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
-
-DEMO_DATASET = "livello"
 
 Printer = Callable[[str], None]
 
 
 def _headlines() -> list[str]:
     from pipelines.destination import open_pipeline
+    from pipelines.settings import DEFAULT_DATASET
 
-    pipeline = open_pipeline("duckdb", DEMO_DATASET)
+    pipeline = open_pipeline("duckdb", DEFAULT_DATASET)
     out: list[str] = []
     queries = [
         ("kiosks", "select count(*) from kiosks"),
@@ -59,13 +58,15 @@ def _headlines() -> list[str]:
 
 def run_demo(*, duckdb_path: str, kiosks: int, days: int, seed: int, out: Printer, err: Printer) -> int:
     from pipelines.cli import main as cli_main
+    from pipelines.settings import DEFAULT_DATASET, in_project
     from simulator.server import SimulatorProcess
 
     started = time.monotonic()
-    path = Path(duckdb_path).resolve()
+    path = in_project(duckdb_path).resolve()
+    pipelines_dir = in_project(DEMO_PIPELINES_DIR)
     for stale in (path, Path(str(path) + ".wal")):
         stale.unlink(missing_ok=True)  # a new simulator has new history: start the demo warehouse afresh
-    work = Path(tempfile.mkdtemp(prefix="livello_demo_"))
+    shutil.rmtree(pipelines_dir, ignore_errors=True)
     saved = dict(os.environ)
     # The simulator keeps the contract's own limit (1000 requests/hour): the demo shows a real run's budget.
     simulator = SimulatorProcess(["--kiosks", str(kiosks), "--days", str(days), "--seed", str(seed)])
@@ -83,26 +84,90 @@ def run_demo(*, duckdb_path: str, kiosks: int, days: int, seed: int, out: Printe
                     "SOURCES__LIVELLO__PSEUDONYMIZATION_KEY": os.environ.get(
                         "SOURCES__LIVELLO__PSEUDONYMIZATION_KEY", "livello-demo-pseudonymization-key"
                     ),
-                    "SOURCES__LIVELLO__PIPELINES_DIR": str(work),
+                    "SOURCES__LIVELLO__PIPELINES_DIR": str(pipelines_dir),
                     "DESTINATION__DUCKDB__CREDENTIALS": str(path),
                 }
             )
-            code = cli_main(["run", "--destination", "duckdb", "--dataset", DEMO_DATASET])
+            code = cli_main(["run", "--destination", "duckdb", "--dataset", DEFAULT_DATASET])
             if code != 0:
                 err("the demo sync failed (see above)")
                 return code
             out("\nHeadline numbers:")
             for line in _headlines():
                 out(line)
+            out(_reconciled())
     except RuntimeError as error:
         err(str(error))
         return 1
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        shutil.rmtree(work, ignore_errors=True)
-    out(
-        f"\nDemo finished in {time.monotonic() - started:.0f}s. Explore it: duckdb {path} "
-        f"(tables live in schema {DEMO_DATASET}, e.g. select * from {DEMO_DATASET}.fct_sales limit 10)"
-    )
+    report = _report(path, err)
+    out(_next_steps(path, pipelines_dir, report, time.monotonic() - started))
     return 0
+
+
+DEMO_PIPELINES_DIR = Path(".livello-sync") / "demo-pipelines"
+
+
+def _reconciled() -> str:
+    """While the simulator still answers: the marts against the vendor's own analytics, to the cent."""
+    from pipelines.destination import open_pipeline
+    from pipelines.reconcile import reconcile
+    from pipelines.settings import DEFAULT_DATASET, resolve_checked
+    from sources.livello.client import ClientSettings, LivelloClient
+
+    end = date.today()
+    start = end - timedelta(days=6)
+    pipeline = open_pipeline("duckdb", DEFAULT_DATASET, writable=False)
+    with LivelloClient(resolve_checked(ClientSettings)) as client, pipeline.sql_client() as sql_client:
+        report = reconcile(sql_client, client, start, end)
+    verdict = "the marts agree" if report.exit_code == 0 else "they DIFFER (see `livello-sync reconcile`)"
+    return f"\nReconciled with the API's own analytics: {report.render().splitlines()[-1]}; {verdict}."
+
+
+def _report(path: Path, err: Printer) -> Path | None:
+    from pipelines.destination import make_pipeline
+    from pipelines.report import ReportError, write_report
+    from pipelines.settings import DEFAULT_DATASET, Warehouse, in_project
+
+    try:
+        return write_report(
+            make_pipeline(Warehouse("duckdb", DEFAULT_DATASET, duckdb_path=str(path))),
+            in_project(REPORT_FILE),
+        )
+    except ReportError as error:
+        err(f"the report could not be written: {error}")
+        return None
+
+
+REPORT_FILE = "livello_report.html"
+
+
+def _next_steps(path: Path, pipelines_dir: Path, report: Path | None, seconds: float) -> str:
+    from pipelines.settings import DEFAULT_DATASET, Warehouse
+
+    name = Warehouse("duckdb", DEFAULT_DATASET, duckdb_path=str(path)).pipeline_name
+    lines = [f"\nDemo finished in {seconds:.0f} s. The warehouse is {path}."]
+    if report is not None:
+        lines.append(f"Report: {report} (open it in a browser; it needs no network)")
+    lines += [
+        "Next:",
+        "  .venv/bin/livello-sync status   # per resource: last sync, rows, newest record (this warehouse)",
+        "  .venv/bin/livello-sync report   # the HTML report again",
+        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
+        f".sql('select * from {_marts_schema(path)}.fct_sales limit 5'))\"",
+        f"  .venv/bin/dlt pipeline --pipelines-dir {pipelines_dir} {name} info",
+        f"  .venv/bin/dlt pipeline --pipelines-dir {pipelines_dir} {name} trace",
+    ]
+    return "\n".join(lines)
+
+
+def _marts_schema(path: Path) -> str:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        row = connection.execute(
+            "select table_schema from information_schema.tables where table_name = 'fct_sales'"
+        ).fetchone()
+    return str(row[0]) if row else "livello"

@@ -3,7 +3,6 @@ file format is the warehouse's, see `Warehouse.loader_file_format`)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import dlt
@@ -18,14 +17,11 @@ def make_destination(warehouse: Warehouse) -> Any:
     return dlt.destinations.postgres(credentials=warehouse.postgres_credentials)
 
 
-def make_pipeline(warehouse: Warehouse, *, progress: bool = False) -> Pipeline:
+def make_pipeline(warehouse: Warehouse) -> Pipeline:
+    # No dlt progress collector: the run's own reporter (pipelines/progress.py) shows one line per load.
     kwargs: dict[str, Any] = {}
     if warehouse.pipelines_dir:
         kwargs["pipelines_dir"] = warehouse.pipelines_dir
-    if progress and sys.stderr.isatty():
-        # On a terminal, dlt's row counters every 10 s show a long window's extract and load moving;
-        # unattended runs (cron, CI) get only the per-load lines and the summary.
-        kwargs["progress"] = dlt.progress.log(log_period=10.0, logger=sys.stderr, dump_system_stats=False)
     return dlt.pipeline(
         pipeline_name=warehouse.pipeline_name,
         destination=make_destination(warehouse),

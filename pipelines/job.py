@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.lock import LockedError
-from pipelines.settings import SyncSettings
+from pipelines.progress import human, plural
+from pipelines.settings import SyncSettings, remember_warehouse
 from pipelines.summary import RunSummary
 from pipelines.sync import Sync, describe_failure, record_run, root_livello_error
 from sources.livello.errors import AuthenticationError, BudgetExhaustedError, PermissionDeniedError
@@ -76,6 +77,8 @@ def run_job(settings: SyncSettings, *, out: Printer = print, err: Printer = prin
             record_run(pipeline, summary, settings.warehouse.loader_file_format)
         except Exception as error:  # the data is loaded; a missing run record must not fail the run
             err(f"could not record the run in sync_runs: {describe_failure(error)}")
+    if pipeline is not None:
+        remember_warehouse(settings.warehouse)
     out(summary.render())
     return JobResult(code, summary, pipeline)
 
@@ -89,4 +92,16 @@ def _transform(pipeline: Any, err: Printer) -> str:
         # The whole message names each failed data test, its table, the offending row count and samples.
         err(f"transform failed (the previous marts are kept):\n{error}")
         return f"failed: {str(error).splitlines()[0]}"
-    return report.summary()
+    return describe_build(report)
+
+
+def describe_build(report: Any) -> str:
+    """'12 marts built in 1.0 s, 138/138 data tests passed' and the marts' rows, in name order."""
+    tables = sorted((m for m in report.models if m.materialization == "table"), key=lambda m: m.name)
+    passed = len(report.tests) - len(report.failed_tests)
+    lines = [
+        f"{plural(len(tables), 'mart')} built in {human(report.seconds)}, "
+        f"{passed}/{plural(len(report.tests), 'data test')} passed"
+    ]
+    lines += [f"    {m.name:<28} {m.rows or 0:>12,} rows" for m in tables]
+    return "\n".join(lines)

@@ -79,6 +79,15 @@ class Reporter:
                     self.stream.write(f"{_now()} {line}\n" if line.strip() else "\n")
                 self.stream.flush()
 
+    def error(self, message: str) -> None:
+        """An error: on stderr, as a JSON object in json format."""
+        if self.log_format == "json":
+            record = {"time": _now(), "event": "error", "message": message}
+            sys.stderr.write(json.dumps(record) + "\n")
+        else:
+            sys.stderr.write(f"livello-sync: {message}\n")
+        sys.stderr.flush()
+
     # -- the live status ------------------------------------------------------------------------------------
     def status(self, text: str, *, heartbeat: bool = True) -> None:
         """The current state: the live line on a terminal; elsewhere a line when none was written for a
@@ -144,3 +153,13 @@ def _rich_text(text: str) -> Any:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class JsonLogFormatter:
+    """Log records as JSON objects (`--log-format json`), one per line."""
+
+    def format(self, record: Any) -> str:
+        return json.dumps(
+            {"time": _now(), "event": "log", "level": record.levelname, "logger": record.name,
+             "message": record.getMessage()}
+        )  # fmt: skip

@@ -15,6 +15,7 @@ ignored)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -87,16 +88,42 @@ class PipelineSettings(BaseConfiguration):
 KNOWN_SETTINGS = known_fields(ClientSettings, SourceSettings, PipelineSettings)
 
 
-def use_project(project_dir: str | Path | None = None) -> None:
-    """Read configuration from `project_dir`/.dlt (default: the working directory), whatever dlt read before
-    in this process: each command starts from the files as they are now."""
+PROJECT_DIR_ENV = "LIVELLO_SYNC_PROJECT_DIR"
+_project_dir: Path | None = None
+
+
+def use_project(project_dir: str | Path | None = None) -> Path:
+    """Read configuration from `project_dir`/.dlt (default: $LIVELLO_SYNC_PROJECT_DIR, else the working
+    directory), whatever dlt read before in this process: each command starts from the files as they are now.
+    Relative paths in the configuration (the DuckDB file, the pipelines folder) are resolved against it, so
+    cron and systemd need no `cd`."""
     from dlt.common.configuration.container import Container
     from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
+    global _project_dir
+    chosen = Path(project_dir or os.environ.get(PROJECT_DIR_ENV) or Path.cwd()).expanduser().resolve()
+    if not chosen.is_dir():
+        raise SettingError(
+            f"the project folder {chosen} does not exist (--project-dir or {PROJECT_DIR_ENV}): it is the "
+            "folder that holds .dlt/ (create it with `livello-sync init`)"
+        )
     try:
-        Container()[PluggableRunContext].reload(str(Path(project_dir or Path.cwd()).resolve()))
+        Container()[PluggableRunContext].reload(str(chosen))
     except ConfigProviderException as error:
         raise SettingError(provider_problem(error)) from None
+    _project_dir = chosen
+    return chosen
+
+
+def project_dir() -> Path:
+    """The folder whose .dlt/ configures this command (the working directory until `use_project`)."""
+    return _project_dir or Path.cwd().resolve()
+
+
+def in_project(path: str | Path) -> Path:
+    """`path` made absolute against the project folder (absolute paths stay as they are)."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else project_dir() / candidate
 
 
 def resolve_checked(spec: type[Any], explicit: dict[str, Any] | None = None) -> Any:
@@ -144,7 +171,8 @@ def warehouse_settings(
     `writable`: the command writes (run, transform), so a DuckDB file must be creatable or writable."""
     if destination not in DESTINATIONS:
         raise SettingError(f"--destination must be one of {', '.join(DESTINATIONS)}, not {destination!r}")
-    pipelines_dir = (pipeline or resolve_checked(PipelineSettings)).pipelines_dir
+    configured = (pipeline or resolve_checked(PipelineSettings)).pipelines_dir
+    pipelines_dir = str(in_project(configured)) if configured else None
     if destination == "duckdb":
         path = _duckdb_path(dataset, writable=writable)
         return Warehouse(destination, dataset, duckdb_path=path, pipelines_dir=pipelines_dir)
@@ -157,7 +185,7 @@ _POSTGRES_SETTING = setting_names("credentials", ("destination", "postgres"))
 
 def _duckdb_path(dataset: str, *, writable: bool) -> str:
     """The DuckDB file, checked before anything is requested from the API (nothing is created here)."""
-    path = Path(str(_config_value("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE))
+    path = in_project(str(_config_value("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE))
     if path.stem.lower() == dataset.lower():
         # DuckDB names the catalog after the file, case-insensitively; a schema of the same name makes every
         # query ambiguous.
@@ -244,7 +272,53 @@ def _with_password_field(dsn: str) -> str:
     return dsn
 
 
-# -- one run -------------------------------------------------------------------------------------------------
+# -- the warehouse the last run wrote ----------------------------------------------------------------------
+LAST_RUN_FILE = Path(".livello-sync") / "last_run.json"
+
+
+def remember_warehouse(warehouse: Warehouse) -> None:
+    """Note in the project folder which warehouse a run wrote (no credentials: PostgreSQL's come from the
+    configuration), so `status`, `report`, `reconcile` and `transform` read that one unless told otherwise."""
+    record = {
+        "destination": warehouse.destination,
+        "dataset": warehouse.dataset,
+        "duckdb_path": warehouse.duckdb_path,
+        "pipelines_dir": warehouse.pipelines_dir,
+        "pipeline_name": warehouse.pipeline_name,
+    }
+    path = project_dir() / LAST_RUN_FILE
+    try:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    except OSError:
+        pass  # a read-only project folder: the commands fall back to the configuration
+
+
+def chosen_warehouse(destination: str | None, dataset: str | None, *, writable: bool) -> Warehouse:
+    """The warehouse a command works on: the one named on the command line, else the one the last run in this
+    project wrote, else the configured one (DuckDB, dataset livello)."""
+    last: dict[str, Any] = {}
+    path = project_dir() / LAST_RUN_FILE
+    if destination is None and dataset is None and path.is_file():
+        try:
+            last = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            last = {}
+    if last.get("destination") == "duckdb" and last.get("duckdb_path"):
+        return Warehouse(
+            "duckdb",
+            last["dataset"],
+            duckdb_path=last["duckdb_path"],
+            pipelines_dir=last.get("pipelines_dir"),
+        )
+    return warehouse_settings(
+        destination or last.get("destination") or "duckdb",
+        dataset or last.get("dataset") or DEFAULT_DATASET,
+        writable=writable,
+    )
+
+
+# -- one run --------------------------------------------------------------------------------
 def parse_duration(text: str, *, what: str) -> timedelta:
     """'48h', '90m', '2d', '3600s'; a bare number means hours. SettingError naming `what` otherwise."""
     period = _parse_duration(text)

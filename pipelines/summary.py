@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipelines.progress import human, plural
+
 
 @dataclass
 class RunSummary:
@@ -70,9 +72,8 @@ class RunSummary:
         }
 
     def render(self) -> str:
-        lines = [
-            f"Run {self.status} in {self.duration_seconds:.1f}s  ({self.destination}, dataset {self.dataset})"
-        ]
+        where = f"{self.destination}, dataset {self.dataset}"
+        lines = [f"Run {self.status} in {human(self.duration_seconds)}  ({where})"]
         if self.error:
             lines.append(f"  error: {self.error}")
         if self.rows:
@@ -81,12 +82,12 @@ class RunSummary:
             lines += [f"    {table:<{width}}  {count:>10,}" for table, count in sorted(self.rows.items())]
         else:
             lines.append("  rows loaded: none")
-        lines.append(f"  loads: {self.windows_done} of {self.windows_total}")
+        lines.append(f"  loads: {self.windows_done} of {plural(self.windows_total, 'load')}")
         budget = "unknown"
         if self.budget_remaining is not None:
             budget = f"{self.budget_remaining:,} of {self.budget_limit:,} left in the current window"
             if self.budget_reset_seconds is not None:
-                budget += f" (resets in {self.budget_reset_seconds}s)"
+                budget += f" (resets in {human(self.budget_reset_seconds)})"
         lines.append(
             f"  API: {self.requests:,} requests, {self.token_requests} token requests, "
             f"{self.retries} retries, {self.http_429} x 429; budget {budget}"

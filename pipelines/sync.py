@@ -12,10 +12,13 @@ Nothing here names an endpoint: what differs between them is declared in sources
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
@@ -23,12 +26,13 @@ from pipelines.destination import make_pipeline
 from pipelines.lock import pipeline_lock, warehouse_lock
 from pipelines.lookback import LookbackCheck, apply_check, verify_lookback, warehouse_counter
 from pipelines.plan import RunPlan, plan_by_rows, plan_by_span, snapshot_requests
+from pipelines.progress import human, plural
 from pipelines.settings import SyncSettings
 from pipelines.summary import RunSummary
 from pipelines.workdir import abort_pending, heal, remove_repeated_rows, warehouse_unavailable
 from sources.livello import livello_source, state
 from sources.livello.client import LivelloClient
-from sources.livello.context import RunContext
+from sources.livello.context import RunContext, Window
 from sources.livello.endpoints import Endpoint
 from sources.livello.errors import (
     BadRequestError,
@@ -98,14 +102,19 @@ class Sync:
         self.summary = RunSummary(
             destination=settings.warehouse.destination, dataset=settings.warehouse.dataset
         )
-        self.client = LivelloClient(settings.client)
+        sleeper = getattr(out, "sleeper", None)  # a Reporter keeps the operator informed during long waits
+        self.client = (
+            LivelloClient(settings.client, sleep=sleeper(self._budget))
+            if sleeper is not None
+            else LivelloClient(settings.client)
+        )
         self.pipeline: Pipeline | None = None
         self.ctx: RunContext | None = None
 
     # ----------------------------------------------------------------------------------------- phases
     def run(self) -> RunSummary:
         started = time.monotonic()
-        pipeline = make_pipeline(self.settings.warehouse, progress=self.settings.run.progress)
+        pipeline = make_pipeline(self.settings.warehouse)
         self.pipeline = pipeline
         try:
             with (
@@ -246,27 +255,46 @@ class Sync:
 
     def _announce(self, plan: RunPlan) -> None:
         for name, p in plan.windowed.items():
-            rows = f"~{p.expected_rows:,} rows, " if p.expected_rows is not None else ""
+            parts = [plural(len(p.windows), "window")]
+            if p.expected_rows is not None:
+                parts.append(f"~{p.expected_rows:,} rows")
+            parts.append(f"~{plural(p.expected_requests, 'request')}")
             start = p.windows[0].start
-            self.out(
-                f"  {name:<13} {p.mode:<11} from {start:%Y-%m-%d %H:%M} UTC: "
-                f"{len(p.windows)} window(s), {rows}~{p.expected_requests:,} requests"
-                if start is not None
-                else f"  {name:<13} {p.mode:<11} from the oldest row: {len(p.windows)} window(s)"
-            )
+            where = f"from {start:%Y-%m-%d %H:%M} UTC" if start is not None else "from the oldest row"
+            self._event("plan", f"  {name:<13} {p.mode:<11} {where}: {', '.join(parts)}", resource=name)
             if p.note:
-                self.out(f"  {'':<13} {p.note}")
+                self._event("plan", f"  {'':<13} {p.note}", resource=name)
         total = plan.expected_requests
-        line = f"Expecting ~{total:,} API requests in {max(plan.load_count, 1)} load(s)"
+        line = f"Expecting ~{plural(total, 'API request')} in {plural(max(plan.load_count, 1), 'load')}"
         allowed = self.client.allowed_requests_per_window()
         seconds = self.client.estimate_seconds(total)
-        if allowed is not None:
+        if allowed is not None and seconds is not None:
             per_window, window_seconds = allowed
-            per_hour = per_window * 3600 / window_seconds
-            line += f"; the allowed rate is {per_hour:,.0f} requests/hour"
-            if seconds is not None:
-                line += f", so at least {_human(seconds)}"
-        self.out(line + ".")
+            rate = f"{per_window * 3600 / window_seconds:,.0f} requests/hour"
+            line += f"; at the allowed {rate}, " + (
+                "well within the budget" if seconds < 1 else f"at least {human(seconds)}"
+            )
+        self._event("plan", line + ".", requests=total)
+
+    def _budget(self) -> tuple[int, int] | None:
+        """(requests used, requests allowed) of the current rate-limit window, when a response said."""
+        stats = self.client.stats
+        if stats.rate_limit_limit is None or stats.rate_limit_remaining is None:
+            return None
+        allowed = max(1, math.floor(self.settings.client.budget_share * stats.rate_limit_limit))
+        return stats.rate_limit_limit - stats.rate_limit_remaining, allowed
+
+    def _event(self, kind: str, message: str, **fields: Any) -> None:
+        event = getattr(self.out, "event", None)
+        if event is not None:
+            event(kind, message, **fields)
+        else:
+            self.out(message)
+
+    def _status(self, message: str) -> None:
+        status = getattr(self.out, "status", None)
+        if status is not None:
+            status(message, heartbeat=False)
 
     def _run_loads(self, pipeline: Pipeline, started: float) -> None:
         ctx = RunContext(self.client, self.settings.source, snapshot_at=datetime.now(UTC), windows={})
@@ -300,6 +328,7 @@ class Sync:
                 continue
             load_started = time.monotonic()
             requests_before = self.client.stats.requests
+            ctx.on_rows = self._load_progress(index + 1, loads)
             try:
                 pipeline.run(
                     livello_source(ctx).with_resources(*names),
@@ -314,14 +343,22 @@ class Sync:
                     )
                     break
                 raise
+            clear = getattr(self.out, "clear_status", None)
+            if clear is not None:
+                clear()
             counts = self._count(pipeline)
             self.summary.windows_done = index + 1
             if self.settings.run.progress:
-                windows = ", ".join(f"{n} {w}" for n, w in ctx.windows.items()) or "snapshots"
-                rows = sum(counts.values())
-                self.out(
-                    f"[{index + 1}/{loads}] {rows:,} rows, {self.client.stats.requests - requests_before} "
-                    f"requests, {time.monotonic() - load_started:.1f}s  ({windows})"
+                windows = ", ".join(f"{n} {short_window(w)}" for n, w in ctx.windows.items()) or "snapshots"
+                rows, requests = sum(counts.values()), self.client.stats.requests - requests_before
+                self._event(
+                    "load",
+                    f"[{index + 1}/{loads}] {plural(rows, 'row')}, {plural(requests, 'request')}, "
+                    f"{human(time.monotonic() - load_started)}  ({windows})",
+                    load=index + 1,
+                    loads=loads,
+                    rows=rows,
+                    requests=requests,
                 )
         self.summary.skipped = dict(ctx.skipped)
         self.summary.failed = dict(ctx.failed)
@@ -330,6 +367,20 @@ class Sync:
         if self.summary.status == "running":
             # "partial": some resources stopped on broken answers; everything else was loaded
             self.summary.status = "partial" if ctx.failed else "complete"
+
+    def _load_progress(self, number: int, loads: int) -> Callable[[str, int], None]:
+        """The live line of one load: which resource, rows so far, requests, time."""
+        started, requests_before, rows = time.monotonic(), self.client.stats.requests, [0]
+
+        def progress(resource: str, batch_rows: int) -> None:
+            rows[0] += batch_rows
+            requests = self.client.stats.requests - requests_before
+            self._status(
+                f"load {number}/{loads}: {resource}, {rows[0]:,} rows, {plural(requests, 'request')}, "
+                f"{human(time.monotonic() - started)}"
+            )
+
+        return progress
 
     def _out_of_time(self, started: float) -> bool:
         limit = self.settings.run.max_duration
@@ -343,8 +394,17 @@ class Sync:
 
 
 def record_run(pipeline: Pipeline, summary: RunSummary, loader_file_format: str) -> None:
-    """Append the run's record to `sync_runs` (what `status` reports as budget use and run history)."""
-    pipeline.run(
+    """Append the run's record to `sync_runs` (what `status` reports as budget use and run history).
+
+    Through a pipeline of its own beside the run's, so that the run's pipeline keeps its data loads as its
+    last trace (`dlt pipeline <name> trace` shows what was loaded, not this bookkeeping row)."""
+    runs = dlt.pipeline(
+        pipeline_name=f"{pipeline.pipeline_name}_runs",
+        destination=pipeline.destination,
+        dataset_name=pipeline.dataset_name,
+        pipelines_dir=pipeline.pipelines_dir,
+    )
+    runs.run(
         [summary.record()],
         table_name="sync_runs",
         columns={"error": {"data_type": "text", "nullable": True}},
@@ -353,9 +413,12 @@ def record_run(pipeline: Pipeline, summary: RunSummary, loader_file_format: str)
     )
 
 
-def _human(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+def short_window(window: Window) -> str:
+    """'2026-11-25 12:00 .. 21:00', '2026-11-25 12:00 .. 11-26 06:00', '2026-11-25 12:00 .. now'."""
+    if window.start is None:
+        return "all .. now"
+    start = f"{window.start:%Y-%m-%d %H:%M}"
+    if window.end is None:
+        return f"{start} .. now"
+    same_day = window.end.date() == window.start.date()
+    return f"{start} .. {window.end:%H:%M}" if same_day else f"{start} .. {window.end:%m-%d %H:%M}"

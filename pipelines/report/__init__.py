@@ -125,14 +125,14 @@ def run_report(
     """`livello-sync report`: the warehouse of (destination, dataset), configured as for every command.
 
     A `SettingError` (bad configuration) propagates; `ReportError` says why no report was written."""
-    from pipelines.destination import open_pipeline
-    from pipelines.settings import warehouse_settings
+    from pipelines.destination import make_pipeline
+    from pipelines.settings import chosen_warehouse
 
-    warehouse = warehouse_settings(destination, dataset, writable=False)
+    warehouse = chosen_warehouse(destination, dataset, writable=False)
     if warehouse.destination == "duckdb" and not Path(warehouse.duckdb_path or "").is_file():
         # before dlt sees the path: opening a DuckDB file that does not exist would create an empty warehouse
         raise ReportError(
             f"no DuckDB warehouse at {warehouse.duckdb_path}: run `livello-sync run` first "
             "(or set DESTINATION__DUCKDB__CREDENTIALS to the warehouse file)"
         )
-    return write_report(open_pipeline(destination, dataset, writable=False), output, days=days)
+    return write_report(make_pipeline(warehouse), output, days=days)

@@ -73,6 +73,8 @@ def build_resource(ctx: RunContext, endpoint: Endpoint) -> DltResource:
         try:
             for batch in endpoint.reader(ctx, endpoint):
                 watch.see(batch)
+                if ctx.on_rows is not None:
+                    ctx.on_rows(endpoint.resource, len(batch))
                 if ctx.windows is None:
                     yield batch
                 else:

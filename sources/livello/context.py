@@ -9,7 +9,7 @@ own in somebody's dlt pipeline, the range from the resource's cursor (minus the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -108,6 +108,8 @@ class RunContext:
     skipped: dict[str, str] = field(default_factory=dict)  # resource -> reason (missing scope)
     failed: dict[str, str] = field(default_factory=dict)  # resource -> what its API answers got wrong
     drift: dict[str, Drift] = field(default_factory=dict)  # resource -> how its fields changed
+    # Told of every batch a resource yields (resource, rows): a planner's progress display.
+    on_rows: Callable[[str, int], None] | None = None
     warnings: list[str] = field(default_factory=list)
     _listings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _pseudonymizer: Pseudonymizer | None = None

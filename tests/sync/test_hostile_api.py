@@ -19,7 +19,10 @@ RESOURCES = ("--resources", "kiosks,transactions,refills,alerts")
 
 def transactions_state(sync: SyncRunner) -> dict[str, Any]:
     """The transactions resource state the pipeline holds locally (empty when never committed)."""
-    (state_file,) = (sync.workdir / "pipelines").glob("*/state.json")
+    # the run's pipeline, not the one beside it that records the run in sync_runs
+    (state_file,) = (
+        p for p in (sync.workdir / "pipelines").glob("*/state.json") if "_runs" not in p.parent.name
+    )
     state = json.loads(state_file.read_text(encoding="utf-8"))
     return state.get("sources", {}).get("livello", {}).get("resources", {}).get("transactions", {})
 

@@ -60,7 +60,7 @@ def _run_until(
         if line is None:
             break
         output.append(line)
-        if kill_after_load is not None and line.startswith(f"[{kill_after_load}/"):
+        if kill_after_load is not None and f" [{kill_after_load}/" in f" {line}":  # "<time> [1/14] ..."
             time.sleep(delay)
             process.send_signal(signal.SIGKILL)
             break

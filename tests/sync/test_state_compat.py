@@ -32,7 +32,7 @@ ENV = {"SOURCES__LIVELLO__BACKFILL_WINDOW_ROWS": "100"}
 
 def plant_state(pipelines_dir: Path, resources: dict[str, Any]) -> None:
     """Replace the resource state of the only pipeline in `pipelines_dir` with `resources`."""
-    (name,) = [p.name for p in pipelines_dir.iterdir() if p.is_dir()]
+    (name,) = [p.name for p in pipelines_dir.iterdir() if p.is_dir() and not p.name.endswith("_runs")]
     pipeline = dlt.attach(pipeline_name=name, pipelines_dir=str(pipelines_dir))
     with pipeline.managed_state() as state:
         state.setdefault("sources", {}).setdefault("livello", {})["resources"] = resources
