@@ -159,7 +159,9 @@ class CheckReport:
 
 
 # -- configuration -----------------------------------------------------------------------------------------
-def _load(destination: str, dataset: str, resources: str | None) -> tuple[SyncSettings, str | None]:
+def _load(
+    destination: str | None, dataset: str | None, resources: str | None
+) -> tuple[SyncSettings, str | None]:
     """The settings of a run, and the pseudonymization key's problem when that is the only one (so the
     other checks still run); any other SettingError propagates."""
     try:
@@ -571,12 +573,13 @@ def check_postgres(warehouse: Warehouse) -> tuple[str, str, int]:
 # -- the whole check ---------------------------------------------------------------------------------------
 def run_check(
     *,
-    destination: str = "duckdb",
-    dataset: str = "livello",
+    destination: str | None = None,
+    dataset: str | None = None,
     resources: str | None = None,
 ) -> CheckReport:
     """Every check; a SettingError (other than a missing pseudonymization key) propagates (exit 2)."""
     settings, key_problem = _load(destination, dataset, resources)
+    destination, dataset = settings.warehouse.destination, settings.warehouse.dataset
     report = CheckReport(
         destination, dataset, _settings_dir(), settings.client.client_id, settings.client.base_url
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from pipelines.progress import JsonLogFormatter, Reporter
@@ -648,7 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad usage, 0 on --help
         return int(exit_.code or 0)
-    from pipelines.settings import use_project
+    from pipelines.settings import PROJECT_DIR_ENV, use_project
     from sources.livello.config import SettingError
     from sources.livello.redaction import install_redaction
 
@@ -656,10 +657,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     global REPORTER
     REPORTER = Reporter(sys.stdout, log_format=args.log_format)
     try:
-        if (
-            args.command == "init" and args.project_dir
-        ):  # init sets a project up: its folder may not exist yet
-            Path(args.project_dir).expanduser().mkdir(parents=True, exist_ok=True)
+        chosen = args.project_dir or os.environ.get(PROJECT_DIR_ENV)
+        if args.command == "init" and chosen:  # init sets a project up: its folder may not exist yet
+            Path(chosen).expanduser().mkdir(parents=True, exist_ok=True)
         use_project(args.project_dir)
     except SettingError as error:
         _err(str(error))

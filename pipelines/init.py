@@ -348,6 +348,14 @@ def run_init(
     _set(livello, "pseudonymization_key", key, _KEY_COMMENT)
     _set(_table(document, "destination", destination), "credentials", credentials)
 
+    # Later commands use this warehouse without --destination/--dataset (an existing choice changes only with
+    # --force).
+    defaults = {"default_destination": destination, "default_dataset": options.dataset}
+    if existing_config is not None and not config_changes:
+        current = {key: _get(existing_config, "sources", "livello", key) for key in defaults}
+        unset = all(value is None for value in current.values())
+        builtin = destination == "duckdb" and options.dataset == DEFAULT_DATASET
+        config_changes = current != defaults and (options.force or (unset and not builtin))
     created_dir = not dlt_dir.exists()
     dlt_dir.mkdir(mode=DLT_DIR_MODE, parents=True, exist_ok=True)
     if created_dir:
@@ -355,7 +363,10 @@ def run_init(
     _write(secrets_path, tomlkit.dumps(document), SECRETS_MODE)
     if config_changes:
         config = tomlkit.parse(_CONFIG_TEMPLATE) if existing_config is None else existing_config
-        _table(config, "sources", "livello")["base_url"] = base_url
+        livello = _table(config, "sources", "livello")
+        livello["base_url"] = base_url
+        for key, value in defaults.items():
+            livello[key] = value
         mode = config_path.stat().st_mode & 0o777 if config_path.exists() else 0o644
         _write(config_path, tomlkit.dumps(config), mode)
 

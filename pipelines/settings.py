@@ -65,8 +65,15 @@ class PipelineSettings(BaseConfiguration):
     # `livello-sync status` freshness check: the longest a resource may go without a successful sync before
     # status exits 1. A table: `default = "26h"` and per resource, e.g. `temperature = "50h"`.
     max_age: dict[str, str] | None = None
+    # The warehouse commands use when --destination / --dataset are not given (`livello-sync init` sets them).
+    # Not named `destination`: dlt would find its own [destination] section there.
+    default_destination: str = "duckdb"
+    default_dataset: str = DEFAULT_DATASET
 
     def on_resolved(self) -> None:
+        if self.default_destination not in DESTINATIONS:
+            allowed = "must be one of " + ", ".join(DESTINATIONS)
+            raise invalid("default_destination", self.default_destination, allowed)
         if self.backfill_window_rows < 1:
             raise invalid("backfill_window_rows", self.backfill_window_rows, "must be at least 1")
         for key, value in (self.max_age or {}).items():
@@ -298,6 +305,7 @@ def chosen_warehouse(destination: str | None, dataset: str | None, *, writable: 
     """The warehouse a command works on: the one named on the command line, else the one the last run in this
     project wrote, else the configured one (DuckDB, dataset livello)."""
     last: dict[str, Any] = {}
+    configured = resolve_checked(PipelineSettings)
     path = project_dir() / LAST_RUN_FILE
     if destination is None and dataset is None and path.is_file():
         try:
@@ -312,8 +320,9 @@ def chosen_warehouse(destination: str | None, dataset: str | None, *, writable: 
             pipelines_dir=last.get("pipelines_dir"),
         )
     return warehouse_settings(
-        destination or last.get("destination") or "duckdb",
-        dataset or last.get("dataset") or DEFAULT_DATASET,
+        destination or last.get("destination") or configured.default_destination,
+        dataset or last.get("dataset") or configured.default_dataset,
+        configured,
         writable=writable,
     )
 
@@ -375,8 +384,8 @@ class SyncSettings:
 
 def load_settings(
     *,
-    destination: str = "duckdb",
-    dataset: str = DEFAULT_DATASET,
+    destination: str | None = None,
+    dataset: str | None = None,
     resources: str | None = None,
     since: str | None = None,
     lookback: str | None = None,
@@ -404,5 +413,7 @@ def load_settings(
             f"{setting_names('pseudonymization_key')} (in .dlt/secrets.toml), or opt out with "
             f"{setting_names('pseudonymize_users')} = false, or leave {needs_key[0]} out with --resources"
         )
-    warehouse = warehouse_settings(destination, dataset, pipeline)
+    warehouse = warehouse_settings(
+        destination or pipeline.default_destination, dataset or pipeline.default_dataset, pipeline
+    )
     return SyncSettings(client, source, pipeline, warehouse, run)
