@@ -152,6 +152,11 @@ def add_run(subparsers: Any) -> None:
     parser.add_argument(
         "--max-duration", help="stop cleanly after this long (e.g. 45m, 2h); the next run resumes"
     )
+    parser.add_argument(
+        "--refresh",
+        metavar="RESOURCE[,...]",
+        help="re-read these resources from their start and replace their tables (only those)",
+    )
     parser.add_argument("--no-transform", action="store_true", help="do not rebuild the marts after loading")
     parser.add_argument("--quiet", action="store_true", help="no per-load progress lines")
     parser.set_defaults(handler=cmd_run)
@@ -172,6 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             max_duration=args.max_duration,
             transform=not args.no_transform,
             progress=not args.quiet,
+            refresh=args.refresh,
         )
         return run_job(settings, out=REPORTER or _out, err=_err).exit_code
     except SettingError as error:

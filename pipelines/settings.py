@@ -348,19 +348,21 @@ def parse_since(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def parse_resources(text: str | None) -> tuple[str, ...]:
+def parse_resources(text: str | None, *, what: str = "--resources") -> tuple[str, ...]:
     if not text:
         return RESOURCE_NAMES
     wanted = [r.strip() for r in text.split(",") if r.strip()]
     unknown = [r for r in wanted if r not in RESOURCE_NAMES]
     if unknown:
-        raise SettingError(f"--resources: unknown {', '.join(unknown)}; known: {', '.join(RESOURCE_NAMES)}")
+        raise SettingError(f"{what}: unknown {', '.join(unknown)}; known: {', '.join(RESOURCE_NAMES)}")
     return tuple(r for r in RESOURCE_NAMES if r in wanted)  # keep the dependency-friendly table order
 
 
 @dataclass(frozen=True)
 class RunOptions:
     resources: tuple[str, ...] = RESOURCE_NAMES
+    # Re-read from their start, replacing their tables and state (dlt's refresh="drop_resources").
+    refresh: tuple[str, ...] = ()
     since: datetime | None = None
     max_duration: timedelta | None = None
     transform: bool = True
@@ -392,10 +394,18 @@ def load_settings(
     max_duration: str | None = None,
     transform: bool = True,
     progress: bool = True,
+    refresh: str | None = None,
 ) -> SyncSettings:
     """The settings of a run: dlt's configuration with the command line's options on top."""
+    selected = parse_resources(resources)
+    refreshed = parse_resources(refresh, what="--refresh") if refresh else ()
+    if set(refreshed) - set(selected):
+        raise SettingError(
+            f"--refresh {', '.join(sorted(set(refreshed) - set(selected)))}: not among --resources"
+        )
     run = RunOptions(
-        resources=parse_resources(resources),
+        resources=selected,
+        refresh=refreshed,
         since=parse_since(since) if since else None,
         max_duration=parse_duration(max_duration, what="--max-duration") if max_duration else None,
         transform=transform,

@@ -181,6 +181,8 @@ class Sync:
 
     def _plan(self, ctx: RunContext, pipeline: Pipeline, selected: tuple[Endpoint, ...]) -> RunPlan:
         states = state.of_pipeline(pipeline)
+        for name in self.settings.run.refresh:  # read again from the start: planned as a first run
+            states.pop(name, None)
         run, lookback = self.settings.run, ctx.settings.lookback_period
         now = datetime.now(UTC)
         plan = RunPlan()
@@ -330,10 +332,7 @@ class Sync:
             requests_before = self.client.stats.requests
             ctx.on_rows = self._load_progress(index + 1, loads)
             try:
-                pipeline.run(
-                    livello_source(ctx).with_resources(*names),
-                    loader_file_format=self.settings.warehouse.loader_file_format,
-                )
+                self._load(pipeline, ctx, names, first=index == 0)
             except Exception as error:
                 if isinstance(root_livello_error(error), DeadlineExceededError):
                     self.summary.status = "paused"
@@ -367,6 +366,24 @@ class Sync:
         if self.summary.status == "running":
             # "partial": some resources stopped on broken answers; everything else was loaded
             self.summary.status = "partial" if ctx.failed else "complete"
+
+    def _load(self, pipeline: Pipeline, ctx: RunContext, names: list[str], *, first: bool) -> None:
+        """One load of `names`. In the first, resources asked to be refreshed go alone and first, with dlt's
+        refresh="drop_resources": their tables and state are replaced only if their extract and normalize
+        succeed."""
+        fmt = self.settings.warehouse.loader_file_format
+        refreshed = [n for n in names if first and n in self.settings.run.refresh]
+        if refreshed:
+            pipeline.run(
+                livello_source(ctx).with_resources(*refreshed),
+                loader_file_format=fmt,
+                refresh="drop_resources",
+            )
+            names = [n for n in names if n not in refreshed]
+            if not names:
+                return
+            self._count(pipeline)
+        pipeline.run(livello_source(ctx).with_resources(*names), loader_file_format=fmt)
 
     def _load_progress(self, number: int, loads: int) -> Callable[[str, int], None]:
         """The live line of one load: which resource, rows so far, requests, time."""

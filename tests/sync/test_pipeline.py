@@ -368,3 +368,37 @@ def test_a_second_host_on_the_same_warehouse_waits_its_turn(
     assert small_sim.request_count == {}  # not even a token
     code, output = sync(small_sim, "--resources", "kiosks", env=other_host)
     assert code == 0, output
+
+
+def test_refresh_rereads_one_resource_and_leaves_the_others(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    resources = ("--resources", "kiosks,transactions,refills")
+    code, output = sync(small_sim, *resources)
+    assert code == 0, output
+    refills_before = warehouse.query("select id, _dlt_load_id from refills")
+    # Something went wrong with transactions (here: rows deleted behind the pipeline's back).
+    if warehouse.destination == "duckdb":
+        import duckdb
+
+        with duckdb.connect(str(warehouse.duckdb_path)) as conn:
+            conn.execute(f"delete from {warehouse.dataset}.transactions where id % 2 = 0")
+    else:
+        import psycopg2
+
+        with psycopg2.connect(warehouse.dsn) as conn, conn.cursor() as cur:
+            cur.execute(f"delete from {warehouse.dataset}.transactions where id % 2 = 0")
+    assert warehouse.ids("transactions") != truth_ids(small_sim, "transactions")
+    small_sim.reset_request_counts()
+    code, output = sync(small_sim, *resources, "--refresh", "transactions")
+    assert code == 0, output
+    assert "initial" in output  # planned from the start, not from the cursor
+    assert warehouse.ids("transactions") == truth_ids(small_sim, "transactions")
+    assert warehouse.duplicate_keys("transactions", "id") == 0
+    # Refills were not replaced: every row keeps the load that brought it, but for the newest ones the run
+    # reads again from the cursor on (merged, as every incremental run does).
+    refills_after = warehouse.query("select id, _dlt_load_id from refills")
+    assert sorted(r[0] for r in refills_after) == sorted(r[0] for r in refills_before)
+    assert len(set(refills_before) & set(refills_after)) >= len(refills_before) - 2
+    code, output = sync(small_sim, *resources, "--refresh", "users")
+    assert code == 2 and "not among --resources" in output
