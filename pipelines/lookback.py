@@ -12,6 +12,12 @@ nothing is missing and the range is skipped. A range whose counts differ is halv
 (the second half's API total is the difference, so a split costs one request), down to a range cheap enough to
 re-read in full. A one-hour backlog 20 hours late thus costs a handful of probes plus that hour's pages.
 
+Most nights a cheaper proof exists, in the request that reads the new rows anyway: with W rows of [start,
+cursor) in the warehouse, the ascending listing from `start` is asked for from row W-1 on. If that row lies
+before the cursor and the next one (if any) at or after it, the API holds exactly W rows before the cursor
+(the listing is sorted by `created`), so nothing is missing; the rest of the page is the first page of the
+new rows, loaded from that very response. Only when this proof fails does the count search above run.
+
 The warehouse count comes from the destination through the pipeline's sql_client, i.e. committed loads only:
 rows of a load that crashed before it committed are not counted, so their range is re-read."""
 
@@ -26,7 +32,7 @@ from datetime import datetime, timedelta
 from dlt.pipeline.pipeline import Pipeline
 
 from sources.livello import probes
-from sources.livello.context import PAGE_SIZE, RunContext, Window
+from sources.livello.context import PAGE_SIZE, RunContext, Window, to_utc
 from sources.livello.endpoints import Endpoint
 from sources.livello.rows import column_name
 
@@ -51,6 +57,7 @@ class LookbackCheck:
     probes: int = 0
     reread: list[Window] = field(default_factory=list)
     reread_sizes: list[int] = field(default_factory=list)  # the API's row count of each re-read window
+    held: int | None = None  # proven complete by position: the warehouse's rows of [start, end)
 
     @property
     def reread_rows(self) -> int:
@@ -62,6 +69,8 @@ class LookbackCheck:
 
     def describe(self) -> str:
         hours = (self.end - self.start).total_seconds() / 3600
+        if self.held is not None:
+            return f"lookback {hours:g} h complete by position ({self.held:,} rows held); not re-read"
         if not self.reread:
             return f"lookback {hours:g} h complete by count ({self.probes} probe(s)); not re-read"
         return (
@@ -85,6 +94,54 @@ def warehouse_counter(pipeline: Pipeline, endpoint: Endpoint) -> WarehouseCounte
         return int(rows[0][0]) if rows else 0
 
     return count
+
+
+def verify_by_position(
+    ctx: RunContext,
+    endpoint: Endpoint,
+    start: datetime,
+    cursor: datetime,
+    end: datetime | None,
+    warehouse: WarehouseCounter,
+) -> LookbackCheck:
+    """Proves [start, cursor) complete with the first page of the rows after it, or else searches by count
+    which parts of it are not (`verify_lookback`)."""
+    incremental, paging = endpoint.incremental, endpoint.paging
+    assert incremental is not None and incremental.order is not None and paging in ("skip", "offset")
+    held = warehouse(start, cursor)
+    query = {
+        **incremental.order.ascending,
+        **Window(start, end).params(incremental.start_param, incremental.end_param),
+        "limit": PAGE_SIZE,
+        paging: max(held - 1, 0),
+    }
+    body = ctx.client.get(endpoint.path, query)
+    if _proves(body, held, cursor, incremental.cursor):
+        ctx.client.keep(endpoint.path, query, body)  # the reader's first request: answered from this one
+        check = LookbackCheck(endpoint.resource, start, cursor, probes=1, held=held)
+        log.info("%s: %s", endpoint.resource, check.describe())
+        return check
+    check = verify_lookback(ctx, endpoint, start, cursor, warehouse)
+    check.probes += 1
+    return check
+
+
+def _proves(body: object, held: int, cursor: datetime, field: str) -> bool:
+    """Whether a page from row held-1 of the ascending listing shows exactly `held` rows before `cursor`."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return False  # the reader's own request will say what is wrong with the answer
+    rows, total = body["data"], body.get("total")
+    try:
+        moments = [to_utc(row[field]) for row in rows[:2]]
+    except (KeyError, TypeError, ValueError):
+        return False
+    if held == 0:
+        return not moments or moments[0] >= cursor
+    if not moments or moments[0] >= cursor:
+        return False
+    if len(moments) > 1:
+        return moments[1] >= cursor
+    return isinstance(total, int) and total == held
 
 
 def verify_lookback(
@@ -122,4 +179,6 @@ def verify_lookback(
 
 def apply_check(window: Window, check: LookbackCheck) -> Window:
     """`window` (which starts at the check's end, the cursor) extended back over the verified lookback."""
+    if check.held is not None:
+        return Window(check.start, window.end, verified_until=window.start, held=check.held)
     return Window(check.start, window.end, verified_until=window.start, reread=tuple(check.reread))

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sources.livello import probes
+from sources.livello import probes, readers
 from sources.livello.context import PAGE_SIZE, RunContext, Window, floor_hour, split, to_utc
 from sources.livello.endpoints import Endpoint
 from sources.livello.state import Progress
@@ -134,7 +134,10 @@ def plan_by_span(
     span = endpoint.incremental.span(ctx.settings)
     assert span is not None
     windows = split(floor_hour(start), now, span)
-    return ResourcePlan(endpoint.resource, mode, windows, None, len(fan_out_rows) * len(windows))
+    requests = sum(
+        1 for w in windows for row in fan_out_rows if w.end is None or readers.existed_before(row, w.end)
+    )
+    return ResourcePlan(endpoint.resource, mode, windows, None, requests)
 
 
 def snapshot_requests(ctx: RunContext, endpoints: Iterable[Endpoint]) -> int:

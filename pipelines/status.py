@@ -329,7 +329,8 @@ def _resource(
     if endpoint.resource in tables:
         table = reader.table(endpoint.resource)
         status.rows_total = int(reader.rows(f"select count(*) from {table}")[0][0])
-        cursor_column = column_name(endpoint.incremental.cursor) if endpoint.incremental else None
+        cursor = endpoint.incremental or endpoint.changes
+        cursor_column = column_name(cursor.cursor) if cursor else None
         if cursor_column and cursor_column in reader.columns(endpoint.resource):
             status.newest_record_at = _iso(reader.rows(f"select max({cursor_column}) from {table}")[0][0])
         else:

@@ -24,7 +24,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.destination import make_pipeline
 from pipelines.lock import pipeline_lock, warehouse_lock
-from pipelines.lookback import LookbackCheck, apply_check, verify_lookback, warehouse_counter
+from pipelines.lookback import WarehouseCounter, apply_check, verify_by_position, warehouse_counter
 from pipelines.plan import RunPlan, plan_by_rows, plan_by_span, snapshot_requests
 from pipelines.progress import human, plural
 from pipelines.settings import SyncSettings
@@ -190,23 +190,31 @@ class Sync:
         for endpoint in (e for e in incremental if e.incremental and e.incremental.sizing == "rows"):
             progress = states.get(endpoint.resource, state.ResourceState()).progress
             try:
-                check = self._verified_lookback(ctx, pipeline, endpoint, progress)
+                counter = self._lookback_counter(ctx, pipeline, endpoint, progress)
                 resource_plan, probe_count = plan_by_rows(
                     ctx,
                     endpoint,
                     progress,
                     since=run.since,
                     # A verified lookback is planned separately: the listing starts at the cursor.
-                    lookback=timedelta(0) if check is not None else lookback,
+                    lookback=timedelta(0) if counter is not None else lookback,
                     window_rows=self.settings.pipeline.backfill_window_rows,
                     now=now,
                 )
+                check = None
+                if counter is not None and progress.cursor is not None:
+                    first = resource_plan.windows[0]
+                    check = verify_by_position(
+                        ctx, endpoint, progress.cursor - lookback, progress.cursor, first.end, counter
+                    )
             except (UnexpectedResponseError, BadRequestError) as error:  # its probes came back broken
                 ctx.fail(endpoint.resource, error.message)
                 continue
             if check is not None:
                 resource_plan.windows[0] = apply_check(resource_plan.windows[0], check)
                 resource_plan.expected_requests += check.reread_requests
+                if check.held is not None:  # the probe was the first page of the new rows
+                    resource_plan.expected_requests = max(0, resource_plan.expected_requests - 1)
                 resource_plan.note = check.describe()
                 probe_count += check.probes
             plan.windowed[endpoint.resource] = resource_plan
@@ -225,10 +233,10 @@ class Sync:
         plan.snapshot_requests = snapshot_requests(ctx, selected)
         return plan
 
-    def _verified_lookback(
+    def _lookback_counter(
         self, ctx: RunContext, pipeline: Pipeline, endpoint: Endpoint, progress: Progress
-    ) -> LookbackCheck | None:
-        """The count check of a normal incremental run's lookback; None when the whole lookback is read (the
+    ) -> WarehouseCounter | None:
+        """What verifies a normal incremental run's lookback; None when the whole lookback is read (the
         setting is off, the endpoint's rows can change, a first run, `--since`, a resumed backfill, or the
         warehouse cannot be counted)."""
         lookback = ctx.settings.lookback_period
@@ -253,7 +261,7 @@ class Sync:
                 type(error).__name__,
             )
             return None
-        return verify_lookback(ctx, endpoint, cursor - lookback, cursor, counter)
+        return counter
 
     def _announce(self, plan: RunPlan) -> None:
         for name, p in plan.windowed.items():
@@ -331,6 +339,7 @@ class Sync:
             load_started = time.monotonic()
             requests_before = self.client.stats.requests
             ctx.on_rows = self._load_progress(index + 1, loads)
+            ctx.loading = frozenset(names)
             try:
                 self._load(pipeline, ctx, names, first=index == 0)
             except Exception as error:

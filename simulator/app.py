@@ -35,11 +35,11 @@ from simulator.config import SimConfig
 from simulator.faults import (
     FaultDecision,
     FaultInjector,
+    as_asked,
     corrupt_utf8,
     replacement_body,
     reshape_body,
     truncate_body,
-    without_paging,
 )
 from simulator.params import Query
 from simulator.problems import PROBLEM_CONTENT_TYPE, ProblemError, problem_body
@@ -230,7 +230,7 @@ class SimulatorApp:
             if auth_error is not None:
                 raise auth_error
             route, path_params = matched
-            asked = without_paging(query) if reshape is not None and reshape.ignore_paging else query
+            asked = as_asked(reshape, query)
             ctx = Ctx(state, method, path, path_params, Query(asked), headers, body, principal, client_ip)
             reply = await asyncio.to_thread(route.handler, ctx)
         except ProblemError as error:

@@ -226,6 +226,17 @@ def _catalog_events(
         summary.changed_user_ids.append(uid)
 
 
+def erase_user(store, user_id: int) -> bool:
+    """A user account erased at the vendor (a data-deletion request): gone from /users and /users/{id}, with
+    no trace a client could read; their purchase sessions stay (they are the operator's books). False: no
+    such user."""
+    with store.write() as cur:
+        if cur.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is None:
+            return False
+        cur.execute("DELETE FROM users WHERE id = ?", [user_id])
+    return True
+
+
 def change_user(cur, user_id: int, kind: int, at: datetime) -> None:
     """What users do to their accounts: 0 a new mobile number, 1 another language, 2 (de)activation. Every
     change moves `updated` to `at` (never back), as a write through PATCH /users does."""

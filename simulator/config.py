@@ -90,6 +90,8 @@ class FaultConfig:
     paths: tuple[str, ...] = ()
     # List endpoints answer the first page whatever skip/offset/page say, with the real total.
     ignore_paging: bool = False
+    # List endpoints answer in their default order whatever sort/sortBy/orderBy/orderDirection say.
+    ignore_sort: bool = False
     # The envelope's `total` replaced by this number (0 = off), e.g. 10_000_000.
     inflate_total: int = 0
     # The envelope's `total` smaller by this much on every later page (page n of 0.. reports total - n * it).
@@ -108,6 +110,9 @@ class FaultConfig:
     drop_fields: tuple[str, ...] = ()
     add_fields: tuple[tuple[str, Any], ...] = ()
     stringify_fields: tuple[str, ...] = ()
+    # GET /organizations/{id}/product-lines lists only the organization's own kiosks' lines, not its
+    # sub-organizations' (a reading of the contract's scoping it does not rule out; not a fault as such).
+    listings_own_organization_only: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -6,9 +6,9 @@ surface. Two families (settings in `simulator.config.FaultConfig`):
 
 - transport faults (latency, dropped connections, 429 bursts, 5xx, cut bodies, expiring tokens): a client
   sees that something failed;
-- hostile answers (`ignore_paging`, `inflate_total` / `shrink_total_by` / `omit_total`, an HTML maintenance
-  page, invalid UTF-8, a text body, schema drift): status 200 and a body that looks plausible, so only a
-  client that checks what it got notices. `paths` limits this family to some endpoints.
+- hostile answers (`ignore_paging`, `ignore_sort`, `inflate_total` / `shrink_total_by` / `omit_total`, an
+  HTML maintenance page, invalid UTF-8, a text body, schema drift): status 200 and a body that looks
+  plausible, so only a client that checks what it got notices. `paths` limits this family to some endpoints.
 
 Design note. One `FaultDecision` per request, made before the handler runs, says everything that happens to
 that request; the app applies it at three points: before the handler (latency, drop, 429, 5xx, maintenance
@@ -52,6 +52,7 @@ _SHARES: tuple[tuple[FaultKind, str], ...] = (
 _HOSTILE_KINDS = frozenset({"maintenance", "invalid_utf8", "text_body"})
 _API_PREFIX = "/api/v1"
 PAGING_PARAMETERS = ("skip", "offset", "page")
+SORT_PARAMETERS = ("sort", "sortBy", "orderBy", "orderDirection")
 DEFAULT_LIMIT = 25  # the contract's default page size (only /alerts has another, and pagers send a limit)
 MAX_LIMIT = 100
 
@@ -158,6 +159,7 @@ def reshapes(cfg: FaultConfig) -> bool:
     """Whether any deterministic hostile fault is on."""
     return bool(
         cfg.ignore_paging
+        or cfg.ignore_sort
         or cfg.inflate_total
         or cfg.shrink_total_by
         or cfg.omit_total
@@ -183,6 +185,17 @@ def page_index(query: Mapping[str, str]) -> int:
 def without_paging(query: Mapping[str, str]) -> dict[str, str]:
     """The query as a paging-blind cache or a regressed API reads it: always the first page."""
     return {k: v for k, v in query.items() if k not in PAGING_PARAMETERS}
+
+
+def as_asked(cfg: FaultConfig | None, query: Mapping[str, str]) -> Mapping[str, str]:
+    """The query as the handler sees it under the paging and sorting faults."""
+    if cfg is None:
+        return query
+    if cfg.ignore_paging:
+        query = without_paging(query)
+    if cfg.ignore_sort:
+        query = {k: v for k, v in query.items() if k not in SORT_PARAMETERS}
+    return query
 
 
 def reshape_body(cfg: FaultConfig, body: bytes, query: Mapping[str, str]) -> bytes:

@@ -237,6 +237,12 @@ class SimulatorServer:
 
         return control.upload_backlog(self._state(), kwargs)
 
+    def erase_user(self, user_id: int) -> None:
+        """A user account erased at the vendor (clock.erase_user)."""
+        from simulator.routes import control
+
+        control.erase_user(self._state(), user_id)
+
     def set_faults(self, faults: FaultConfig | None = None, **changes: Any) -> FaultConfig:
         """Replace the fault settings (a FaultConfig) or change some of them; restarts the fault sequence."""
         state = self._state()

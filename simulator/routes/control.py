@@ -7,6 +7,7 @@ GET  /_sim/faults                                     current fault settings
 POST /_sim/faults   {"error_ratio": 0.1, ...}          change some settings, FaultConfig's field names as keys
                                                       ({"reset": true} starts from the defaults)
 POST /_sim/revoke   {"client_id": "...", "revoked": true}
+POST /_sim/erase-user {"id": 7}                         a user account erased at the vendor
 POST /_sim/expire-tokens                              invalidate every issued token now
 GET  /_sim/state                                      clock, row counts, request counts, faults, revocations
 """
@@ -76,6 +77,16 @@ def upload_backlog(state: Any, args: dict[str, Any]) -> dict[str, Any]:
     return {"now": render_utc(state.store.now), "changes": _summary(result)}
 
 
+def erase_user(state: Any, user_id: Any) -> int:
+    from simulator import clock
+
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        raise bad_request("id (a user id, an integer) is required")
+    if not clock.erase_user(state.store, user_id):
+        raise not_found(f"User {user_id} not found")
+    return user_id
+
+
 def dispatch(state: Any, method: str, path: str, body: bytes, query: Query) -> Reply:
     if method == "POST" and path == "/_sim/advance":
         data = _json(body)
@@ -113,6 +124,8 @@ def dispatch(state: Any, method: str, path: str, body: bytes, query: Query) -> R
         else:
             state.auth.reinstate(client_id)
         return Reply(200, {"revoked": state.auth.revoked_clients()})
+    if method == "POST" and path == "/_sim/erase-user":
+        return Reply(200, {"erased": erase_user(state, _json(body).get("id"))})
     if method == "POST" and path == "/_sim/expire-tokens":
         return Reply(200, {"invalidated": state.auth.invalidate_all_tokens()})
     if method == "GET" and path == "/_sim/state":
@@ -141,6 +154,7 @@ def dispatch(state: Any, method: str, path: str, body: bytes, query: Query) -> R
         "/_sim/backlog",
         "/_sim/faults",
         "/_sim/revoke",
+        "/_sim/erase-user",
         "/_sim/expire-tokens",
         "/_sim/state",
     }

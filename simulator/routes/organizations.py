@@ -128,7 +128,8 @@ def get_organization_product_lines(ctx: Ctx) -> Reply:
     ctx.require("products:read")
     org_id = ctx.path_int("id")
     visible_organization(ctx, org_id)
-    org_ids = ctx.store.descendant_org_ids(org_id)
+    own_only = ctx.state.faults.config.listings_own_organization_only
+    org_ids = [org_id] if own_only else ctx.store.descendant_org_ids(org_id)
     rows = ctx.store.query_dicts(
         """
         SELECT pl.id, p.name, p.image_url, p.id AS product_id, k.serial_number, lc.planogram_position,

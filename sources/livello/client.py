@@ -68,6 +68,7 @@ class LivelloClient:
         self.settings = settings
         self.stats = ClientStats()
         self._base_url = settings.base_url.rstrip("/")
+        self._kept: dict[tuple[str, str], Any] = {}
         SECRETS.add(settings.client_secret)
         timeout = settings.timeout_seconds
         self._http = httpx.Client(
@@ -130,7 +131,15 @@ class LivelloClient:
         `headers` adds or overrides headers of this call only, e.g. {"x-timezone": "Europe/Berlin"} for
         analytics bucketed in a kiosk's local time (every other call keeps x-timezone: UTC).
         """
+        kept = self._kept.pop(_request_key(path, params), _NOTHING) if not headers else _NOTHING
+        if kept is not _NOTHING:
+            return kept
         return self.request("GET", path, params=params, headers=headers)
+
+    def keep(self, path: str, params: Mapping[str, Any] | None, body: Any) -> None:
+        """Answer the next GET of exactly `path` and `params` with `body` (a response already read for another
+        purpose, e.g. a planning probe that is also the first page of the rows to load), once."""
+        self._kept[_request_key(path, params)] = body
 
     def request(
         self,
@@ -170,6 +179,7 @@ class LivelloClient:
         *,
         headers: Mapping[str, str] | None = None,
         key: RowKey | None = None,
+        start: int = 0,
     ) -> Iterator[Page]:
         """Yield every page of a paged listing with the server's `total`, each page checked (paging.py says
         how it ends and what is refused); `key` identifies a row for the repeat checks.
@@ -178,8 +188,15 @@ class LivelloClient:
         end).
         """
         return paging.pages(
-            lambda query: self.get(path, query, headers=headers), path, style, params, page_size, key
+            lambda query: self.get(path, query, headers=headers), path, style, params, page_size, key, start
         )
+
+
+_NOTHING = object()
+
+
+def _request_key(path: str, params: Mapping[str, Any] | None) -> tuple[str, str]:
+    return path, repr(sorted((_clean_params(params) or {}).items()))
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

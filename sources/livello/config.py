@@ -176,6 +176,10 @@ class SourceSettings(BaseConfiguration):
     # User e-mail, names, mobile and address are replaced by keyed HMAC tokens unless switched off.
     pseudonymize_users: bool = True
     pseudonymization_key: TSecretStrValue | None = None
+    # Listings read incrementally (users by `updated`) are read in full every this many days, so records
+    # deleted at the vendor are retired; the product lines' top-organization shortcut is re-proven as often.
+    # 0: every run reads them in full.
+    full_listing_days: float = 7
     # "evolve" (default): new, missing and retyped API fields are reported (summary, sync_runs, a warning) and
     # the data tests guard the marts; "freeze": any drift fails the run before anything of it is loaded.
     schema_contract: str = "evolve"
@@ -196,6 +200,7 @@ class SourceSettings(BaseConfiguration):
                 self.temperature_granularity,
                 "must be one of " + ", ".join(TEMPERATURE_GRANULARITIES),
             )
+        _check_range("full_listing_days", self.full_listing_days, 0, None)
         if self.schema_contract not in SCHEMA_CONTRACTS:
             allowed = "must be one of " + ", ".join(SCHEMA_CONTRACTS)
             raise invalid("schema_contract", self.schema_contract, allowed)

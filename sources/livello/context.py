@@ -60,10 +60,13 @@ class Window:
     # are read. None: the whole window is read.
     verified_until: datetime | None = None
     reread: tuple[Window, ...] = ()
+    # Verified by position instead (pipelines/lookback.py): the `held` rows of [start, verified_until) are
+    # the warehouse's; reading starts at the last of them (re-read to prove the count, not loaded again).
+    held: int = 0
 
     def ranges(self) -> list[Window]:
         """The plain windows actually requested, oldest first."""
-        if self.verified_until is None:
+        if self.verified_until is None or self.held:
             return [self]
         return [*self.reread, Window(self.verified_until, self.end)]
 
@@ -111,7 +114,10 @@ class RunContext:
     # Told of every batch a resource yields (resource, rows): a planner's progress display.
     on_rows: Callable[[str, int], None] | None = None
     warnings: list[str] = field(default_factory=list)
+    # The resources of the current load (a planner's); None: unknown (the source on its own).
+    loading: frozenset[str] | None = None
     _listings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _kept: dict[str, Any] = field(default_factory=dict)  # responses read once for two resources of a load
     _pseudonymizer: Pseudonymizer | None = None
 
     def warn(self, message: str) -> None:
@@ -151,6 +157,28 @@ class RunContext:
                 stops_run=False,
             )
         self.warn(message + " (the data tests guard the marts that depend on them)")
+
+    def get(self, endpoint: Endpoint, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET for `endpoint`, answered from a response another resource of this load read for it (an
+        endpoint embedded in another's responses: kiosk inventory in the kiosk detail), so that the request
+        is made once; the response is kept only until its second reader takes it."""
+        if params is None and path in self._kept:
+            return self._kept.pop(path)
+        body = self.client.get(path, params)
+        if params is None and self._shares(endpoint):
+            self._kept[path] = body
+        return body
+
+    def _shares(self, endpoint: Endpoint) -> bool:
+        """Whether another resource of this load reads `endpoint`'s responses (or `endpoint` another's)."""
+        if self.loading is None:
+            return False
+        from sources.livello.endpoints import ENDPOINTS
+
+        partners = {e.resource for e in ENDPOINTS if e.embedded_in is endpoint}
+        if endpoint.embedded_in is not None:
+            partners.add(endpoint.embedded_in.resource)
+        return bool(partners & (self.loading - set(self.failed) - set(self.skipped)))
 
     def listing(self, endpoint: Endpoint) -> list[dict[str, Any]]:
         """Every row of a shared listing (organizations, kiosks), read at most once per run."""

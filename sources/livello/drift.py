@@ -150,7 +150,8 @@ class FieldWatch:
         if self.first_load:
             return
         for row in rows:
-            self._row(row, self.resource, "")
+            if DELETED_FLAG not in row:  # a deletion marker carries the key only: not an API row
+                self._row(row, self.resource, "")
 
     def _row(self, row: Mapping[str, Any], table: str, api_prefix: str) -> None:
         self._rows[table] = self._rows.get(table, 0) + 1

@@ -67,6 +67,18 @@ class Incremental:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """A full listing that can also be read most recently changed first (`newest_first`), so that a run stops
+    at the newest `cursor` value the last run loaded (less `margin`: a change committed late with an earlier
+    time is still caught). Deleted records leave no trace in such a reading: the listing is read in full on
+    the first run and every `full_listing_days`, and `deletes_unlisted` retires what it no longer lists."""
+
+    cursor: str
+    newest_first: Mapping[str, Any]
+    margin: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
 class FanOut:
     """One call per row of a shared listing: the row's `key` goes into the path placeholder or query parameter
     named `into`, and into column `column` of every row the call returns when given."""
@@ -87,7 +99,8 @@ class Endpoint:
     paging: Paging | None = None  # the contract's pagination style (None: one un-paged response)
     fan_out: FanOut | None = None
     incremental: Incremental | None = None
-    # None: the generic reader, `read_windows` for an incremental endpoint, else `read_listing`.
+    changes: Changes | None = None
+    # None: the generic reader: `read_windows` (incremental), `read_changes` (changes), else `read_listing`.
     reader: Reader | None = None
     decimals: tuple[str, ...] = ()
     types: Mapping[str, str] = field(
@@ -101,10 +114,19 @@ class Endpoint:
     each_run: bool = False  # incremental, and also read in every run's first load (re-reading open records)
     configured_by: str | None = None  # a SourceSettings list naming what to read; nothing named: skipped
     deletes_unlisted: bool = False  # a full listing: keys it no longer lists are deleted
+    # The rows come inside another endpoint's response (at `embedded_path`), so one request serves both.
+    embedded_in: Endpoint | None = None
+    embedded_path: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reader is None:
-            generic = readers.read_windows if self.incremental else readers.read_listing
+            generic = (
+                readers.read_windows
+                if self.incremental
+                else readers.read_changes
+                if self.changes
+                else readers.read_listing
+            )
             object.__setattr__(self, "reader", generic)
         if self.fan_out is not None:
             assert self.fan_out.over.shared, f"{self.resource} fans out over an unshared listing"
@@ -145,7 +167,10 @@ KIOSKS = Endpoint("kiosks", "/kiosks", "kiosks:read", "merge", ("serial_number",
                   decimals=("latestTemperature", "todaySalesTotal"),
                   types={"serialNumber": "text", "orgId": "text"})
 _EACH_ORGANIZATION = FanOut(ORGANIZATIONS, key="id", into="id", column="organization_id")
-_EACH_KIOSK = FanOut(KIOSKS, key="serialNumber", into="serial_number")
+KIOSK_DETAILS = Endpoint("kiosk_details", "/kiosks/{serial_number}", "kiosks:read", "merge",
+                         ("serial_number",), fan_out=FanOut(KIOSKS, key="serialNumber", into="serial_number"),
+                         drop=("inventory",), decimals=("controller.preAuth",),
+                         types={"serialNumber": "text", "orgId": "text"})
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     ORGANIZATIONS,
@@ -156,12 +181,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              ("_id",), fan_out=_EACH_ORGANIZATION, reader=readers.read_product_lines, deletes_unlisted=True,
              decimals=("price", "vatRate"), types={"_id": "text", "productMetaId": "bigint"}),
     KIOSKS,
-    Endpoint("kiosk_details", "/kiosks/{serial_number}", "kiosks:read", "merge", ("serial_number",),
-             fan_out=_EACH_KIOSK, drop=("inventory",), decimals=("controller.preAuth",),
-             types={"serialNumber": "text", "orgId": "text"}),
+    KIOSK_DETAILS,
+    # The cells come with the kiosk detail (KioskDetail.inventory.loadCells, the same LoadCell schema).
     Endpoint("kiosk_inventory", "/kiosks/{serial_number}/inventory", "inventory:read", "append",
              fan_out=FanOut(KIOSKS, key="serialNumber", into="serial_number", column="kiosk_serial_number"),
              reader=readers.read_inventory,
+             embedded_in=KIOSK_DETAILS, embedded_path=("inventory", "loadCells"),
              decimals=("surfaceSize", "productLineData.price", "productLineData.vatRate",
                        "productLineData.cost"),
              types={"loadCellId": "bigint", "productLineData.productLineId": "bigint",
@@ -181,6 +206,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                     "itemsReplenished[].productLineId": "bigint", "itemsReplenished[].added": "bigint",
                     "itemsReplenished[].removed": "bigint"}),
     Endpoint("users", "/users", "users:read", "merge", ("id",), paging="skip", types={"id": "bigint"},
+             changes=Changes("updated", {"sortBy": "updated", "sort": -1}), deletes_unlisted=True,
              pii=("email", "firstName", "lastName", "mobile", "address")),
     # Alerts change after creation (status) and the list has no updated-since filter: new ones by start date,
     # and every alert not yet resolved re-read each run.

@@ -51,15 +51,18 @@ def pages(
     params: Mapping[str, Any] | None,
     page_size: int,
     key: RowKey | None = None,
+    start: int = 0,
 ) -> Iterator[Page]:
-    """Yield every page of the listing at `path`; `fetch(query)` returns one page's parsed body and `key`
-    identifies a row (the primary key) for the repeat checks."""
+    """Yield every page of the listing at `path` from row `start` on (skip and offset styles); `fetch(query)`
+    returns one page's parsed body and `key` identifies a row (the primary key) for the repeat checks."""
     if style not in get_args(PagingStyle):
         raise ValueError(f"unknown paging style {style!r}")
     if page_size < 1:
         raise ValueError("page_size must be >= 1")
+    if start < 0 or (start and style == "page"):
+        raise ValueError(f"cannot start a {style}-paged listing at row {start}")
     base = {k: v for k, v in (params or {}).items() if k not in _POSITION_PARAMS}
-    progress = _Progress(path, style, key)
+    progress = _Progress(path, style, key, seen=start)
     while True:
         position = progress.number if style == "page" else progress.seen
         total, data = _envelope(fetch({**base, "limit": page_size, style: position}), path, progress.number)

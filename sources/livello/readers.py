@@ -4,8 +4,9 @@ for dlt; everything that differs between endpoints comes from the row's declared
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ class Call:
     path: str
     params: dict[str, Any]
     extra: dict[str, Any]
+    row: dict[str, Any] | None = None  # the fan-out listing's row the call is made for
 
 
 def calls(ctx: RunContext, endpoint: Endpoint, params: dict[str, Any] | None = None) -> Iterator[Call]:
@@ -46,9 +48,9 @@ def calls(ctx: RunContext, endpoint: Endpoint, params: dict[str, Any] | None = N
         extra = {fan_out.column: key} if fan_out.column else {}
         placeholder = "{" + fan_out.into + "}"
         if placeholder in path:
-            yield Call(path.replace(placeholder, str(key)), query, extra)
+            yield Call(path.replace(placeholder, str(key)), query, extra, row)
         else:
-            yield Call(path, {**query, fan_out.into: key}, extra)
+            yield Call(path, {**query, fan_out.into: key}, extra, row)
 
 
 def _pages(ctx: RunContext, endpoint: Endpoint, call: Call) -> Batches:
@@ -57,7 +59,7 @@ def _pages(ctx: RunContext, endpoint: Endpoint, call: Call) -> Batches:
             call.path, endpoint.paging, call.params, page_size=PAGE_SIZE, key=row_key(endpoint)
         )
         return
-    body = ctx.client.get(call.path, call.params or None)
+    body = ctx.get(endpoint, call.path, call.params or None)
     if isinstance(body, list):
         yield body
     elif body is not None:
@@ -65,10 +67,16 @@ def _pages(ctx: RunContext, endpoint: Endpoint, call: Call) -> Batches:
 
 
 def _each_call(
-    ctx: RunContext, endpoint: Endpoint, params: dict[str, Any] | None = None
+    ctx: RunContext,
+    endpoint: Endpoint,
+    params: dict[str, Any] | None = None,
+    keep: Callable[[Call], bool] | None = None,
 ) -> Iterator[tuple[Call, Batches]]:
-    """Every call with its pages; a fanned-out call whose target vanished since the listing is skipped."""
+    """Every call (that `keep` keeps) with its pages; a fanned-out call whose target vanished since the
+    listing is skipped."""
     for call in calls(ctx, endpoint, params):
+        if keep is not None and not keep(call):
+            continue
         pages = _pages(ctx, endpoint, call)
         try:
             first = next(pages, None)
@@ -118,12 +126,18 @@ def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None
                 **part.params(incremental.start_param, incremental.end_param),
             }
             count = 0
+            start = max(part.held - 1, 0)
             pages = ctx.client.paginate(
-                endpoint.path, endpoint.paging, params, page_size=PAGE_SIZE, key=row_key(endpoint)
+                endpoint.path,
+                endpoint.paging,
+                params,
+                page_size=PAGE_SIZE,
+                key=row_key(endpoint),
+                start=start,
             )
-            for page in pages:
+            for number, page in enumerate(pages):
                 batch = []
-                for row in page:
+                for row in page[1:] if number == 0 and part.held else page:
                     # A row already yielded in this load (an open alert re-read first) still moves the cursor.
                     moment = to_utc(row[incremental.cursor])
                     newest = moment if newest is None or moment > newest else newest
@@ -133,34 +147,155 @@ def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None
                 if batch:
                     yield batch
         rate = None
-        density_start = window.ranges()[-1].start
+        density_start = window.verified_until if window.held else window.ranges()[-1].start
         if newest is not None and density_start is not None and count > 1:
             rate = count / max(1.0, (newest - density_start).total_seconds() / 3600)
         resource.advance(newest=newest, next_window=window.end, rows_per_hour=rate)
 
 
+def read_changes(ctx: RunContext, endpoint: Endpoint) -> Batches:
+    """A listing with a change time (`Changes`): most recently changed first down to the last run's newest
+    change, or in full on the first run and every `full_listing_days`, when records no longer listed are
+    deleted. An answer not in the promised order (a server ignoring the sort) is not trusted to stop early:
+    the run reads the listing in full instead."""
+    changes = endpoint.changes
+    assert changes is not None and endpoint.paging is not None
+    resource = state.live()
+    since, last_full = resource.progress.cursor, resource.full_listing_at
+    full = (
+        since is None
+        or last_full is None
+        or ctx.snapshot_at - last_full >= timedelta(days=ctx.settings.full_listing_days)
+    )
+    dedup = Dedup.of(endpoint)
+    newest: list[datetime] = [since] if since is not None else []
+    if not full:
+        assert since is not None
+        try:
+            yield from _read_changed(ctx, endpoint, dedup, since - changes.margin, newest)
+        except _OutOfOrder as problem:
+            ctx.warn(f"{endpoint.resource}: {problem}; read in full instead")
+            full = True
+    if full:
+        yield from _read_changed(ctx, endpoint, dedup, None, newest)
+    listed = {str(k[0]) for k in dedup.seen}
+    if full:
+        gone = sorted(resource.listed - listed)
+        if gone:
+            yield [{key_fields(endpoint)[0]: _key_value(endpoint, k), DELETED_FLAG: True} for k in gone]
+        resource.set_listed(listed)
+        resource.set_full_listing_at(ctx.snapshot_at)
+    else:
+        resource.set_listed(resource.listed | listed)
+    resource.advance(newest=max(newest, default=None), next_window=None, rows_per_hour=None)
+
+
+class _OutOfOrder(Exception):
+    """A listing asked for most recently changed first answered in another order."""
+
+
+def _read_changed(
+    ctx: RunContext, endpoint: Endpoint, dedup: Dedup, stop_before: datetime | None, newest: list[datetime]
+) -> Batches:
+    """The listing's rows (newest first down to `stop_before`, or all when None), adding the newest change
+    time seen to `newest`."""
+    changes = endpoint.changes
+    assert changes is not None and endpoint.paging is not None
+    pseudonymizer = ctx.pseudonymizer if endpoint.pii else None
+    params = dict(changes.newest_first) if stop_before is not None else {}
+    previous: datetime | None = None
+    pages = ctx.client.paginate(
+        endpoint.path, endpoint.paging, params, page_size=PAGE_SIZE, key=row_key(endpoint)
+    )
+    for page in pages:
+        moments = [_change_time(row, changes.cursor) for row in page]
+        if stop_before is not None:
+            # The whole page must be in order before any row of it decides where the reading stops.
+            for row, moment in zip(page, moments, strict=True):
+                if moment is None or (previous is not None and moment > previous):
+                    raise _OutOfOrder(
+                        f"{endpoint.path} is not sorted by {changes.cursor} "
+                        f"({row.get(changes.cursor)!r} after {previous and api_time(previous)})"
+                    )
+                previous = moment
+        batch, done = [], False
+        for row, moment in zip(page, moments, strict=True):
+            if stop_before is not None and moment is not None and moment < stop_before:
+                done = True
+                break
+            if moment is not None:
+                newest.append(moment)
+            if dedup.fresh(row):
+                batch.append(prepare(endpoint, row, None, pseudonymizer))
+        if batch:
+            yield batch
+        if done:
+            return
+
+
+def _change_time(row: dict[str, Any], field: str) -> datetime | None:
+    value = row.get(field)
+    try:
+        return to_utc(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def _key_value(endpoint: Endpoint, key: str) -> Any:
+    """A key kept as text in state, back in the column's declared type (integer ids)."""
+    declared = endpoint.types.get(key_fields(endpoint)[0])
+    return int(key) if declared == "bigint" and key.lstrip("-").isdigit() else key
+
+
 # -- special readers -----------------------------------------------------------------------------------------
 def read_inventory(ctx: RunContext, endpoint: Endpoint) -> Batches:
-    """One snapshot per run: every load cell of every kiosk, stamped with the run's single `snapshot_at`."""
-    for call, pages in _each_call(ctx, endpoint):
-        for cells in pages:
-            extra = {**call.extra, "snapshot_at": ctx.snapshot_at}
-            # An empty cell has productLineData null: leave the key out rather than create an untyped column.
-            yield [
-                prepare(
-                    endpoint, {k: v for k, v in c.items() if v is not None or k != "productLineData"}, extra
-                )
-                for c in cells
-            ]
+    """One snapshot per run: every load cell of every kiosk, stamped with the run's single `snapshot_at`.
+
+    The cells come with the kiosk detail (`embedded_in`: the same LoadCell schema as the inventory path), so
+    the run that reads the details reads them once; the inventory path answers where a detail has none."""
+    for call in calls(ctx, endpoint):
+        cells = _embedded_cells(ctx, endpoint, call)
+        if cells is None:
+            try:
+                cells = ctx.get(endpoint, call.path)
+            except NotFoundError:
+                ctx.warn(f"{endpoint.resource}: {call.path} no longer exists; skipped")
+                continue
+        extra = {**call.extra, "snapshot_at": ctx.snapshot_at}
+        # An empty cell has productLineData null: leave the key out rather than create an untyped column.
+        yield [
+            prepare(endpoint, {k: v for k, v in c.items() if v is not None or k != "productLineData"}, extra)
+            for c in cells or ()
+        ]
+
+
+def _embedded_cells(ctx: RunContext, endpoint: Endpoint, call: Call) -> list[dict[str, Any]] | None:
+    """The cells embedded in the response of `endpoint.embedded_in` for the call's kiosk (None: not there)."""
+    if endpoint.embedded_in is None or call.row is None or endpoint.fan_out is None:
+        return None
+    source = endpoint.embedded_in
+    assert source.fan_out is not None
+    path = source.path.replace("{" + source.fan_out.into + "}", str(call.row[source.fan_out.key]))
+    try:
+        node: Any = ctx.get(source, path)
+    except NotFoundError:
+        return None
+    for key in endpoint.embedded_path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, list) else None
 
 
 def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
     """Product lines (current prices) per organization; lines no longer listed are deleted.
 
-    An organization's listing may include its sub-organizations' kiosks, so one product line can come back
-    under several organizations; it is kept once, attributed to the organization that owns its kiosk (from the
-    kiosk list), so `organization_id` does not depend on the order the organizations were read in.
-    """
+    An organization's listing includes its sub-organizations' kiosks ("all data is scoped to your
+    organization and its sub-organizations"), so one line comes back under several organizations; it is kept
+    once, attributed to the organization that owns its kiosk (from the kiosk list), whatever the order of
+    reading. The contract does not promise that for this path, so the saving is proven before it is used:
+    a full reading (every organization, as the first run and then every `full_listing_days` make) checks
+    that the top organizations' listings hold every line, identical; while that holds, a run reads only the
+    top organizations (one request instead of one per organization). A line missing from the tops' listings
+    is never deleted on their word alone: the run reads the other organizations too and proves again."""
     from sources.livello.endpoints import KIOSKS  # the kiosk list says who owns a line's kiosk
     from sources.livello.errors import ScopeError
 
@@ -173,24 +308,46 @@ def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
     except ScopeError:
         owners = {}
     assert endpoint.fan_out is not None and endpoint.fan_out.column is not None
-    organizations = {row[endpoint.fan_out.key] for row in ctx.listing(endpoint.fan_out.over)}
-    column = endpoint.fan_out.column
+    column, key = endpoint.fan_out.column, endpoint.fan_out.key
+    organizations = ctx.listing(endpoint.fan_out.over)
+    known = {row[key] for row in organizations}
+    tops = tuple(sorted(row[key] for row in organizations if row.get("parentOrg") not in known))
+    resource = state.live()
+    proof = resource.coverage
+    shortcut = not (
+        not owners
+        or proof is None
+        or not proof.proven
+        or proof.tops != tops
+        or ctx.snapshot_at - proof.checked_at >= timedelta(days=ctx.settings.full_listing_days)
+    )
+    by_org: dict[Any, dict[str, str]] = {}  # organization -> line id -> the line as listed (for the proof)
     dedup = Dedup.of(endpoint)
-    for call, pages in _each_call(ctx, endpoint):
-        org = call.extra[column]
-        rows = []
-        for line in (row for page in pages for row in page):
-            owner = owners.get(line.get("kioskSerialNumber"), org)
-            if owner != org and owner in organizations:
-                continue  # listed again under a parent organization: the owner's listing carries it
-            if dedup.fresh(line):
-                rows.append(prepare(endpoint, line, call.extra))
-        if rows:
-            yield rows
+
+    def read(keep: Callable[[Any], bool]) -> Batches:
+        for call, pages in _each_call(ctx, endpoint, keep=lambda c: keep(c.extra[column])):
+            org = call.extra[column]
+            rows = []
+            for line in (row for page in pages for row in page):
+                as_listed = json.dumps(line, sort_keys=True, default=str)
+                by_org.setdefault(org, {})[str(line.get("_id"))] = as_listed
+                owner = owners.get(line.get("kioskSerialNumber"), org)
+                if dedup.fresh(line):
+                    rows.append(prepare(endpoint, line, {column: owner if owner in known else org}))
+            if rows:
+                yield rows
+
+    yield from read(lambda org: not shortcut or org in tops)
+    if shortcut and resource.listed - {str(k[0]) for k in dedup.seen}:
+        shortcut = False
+        yield from read(lambda org: org not in tops)
+    if not shortcut:
+        everything = {line for lines in by_org.values() for line in lines.items()}
+        from_tops = {line for org in tops for line in by_org.get(org, {}).items()}
+        resource.set_coverage(state.Coverage(ctx.snapshot_at, tops, proven=everything == from_tops))
     # The listing is the current price list: a line it no longer contains (its cell now holds another product)
     # is deleted from the table. Sales keep their own copy of the price on every line item.
-    resource = state.live()
-    listed = {str(key[0]) for key in dedup.seen}
+    listed = {str(k[0]) for k in dedup.seen}
     gone = sorted(resource.listed - listed)
     if gone:
         yield [{key_fields(endpoint)[0]: line_id, DELETED_FLAG: True} for line_id in gone]
@@ -255,7 +412,8 @@ def _reread_open_alerts(ctx: RunContext, endpoint: Endpoint, dedup: Dedup) -> Ba
 
 
 def read_temperature(ctx: RunContext, endpoint: Endpoint) -> Batches:
-    """Flat rows (one per kiosk, sensor and bucket) of this load's windows; a request per kiosk and window."""
+    """Flat rows (one per kiosk, sensor and bucket) of this load's windows; a request per kiosk and window
+    that ends after the kiosk's creation (`createdAt` in the kiosk list: no telemetry exists before it)."""
     incremental = endpoint.incremental
     assert incremental is not None
     granularity = ctx.settings.temperature_granularity
@@ -269,7 +427,11 @@ def read_temperature(ctx: RunContext, endpoint: Endpoint) -> Batches:
         # after the start is always a valid request; buckets after the API's now simply do not exist yet.
         end = window.end or (window.start + span if window.start and span else None)
         dates = Window(window.start, end).params(incremental.start_param, incremental.end_param)
-        for call, pages in _each_call(ctx, endpoint, dates):
+
+        def after_creation(call: Call, window: Window = window) -> bool:
+            return window.end is None or existed_before(call.row, window.end)
+
+        for call, pages in _each_call(ctx, endpoint, dates, keep=after_creation):
             serial = call.params[endpoint.fan_out.into] if endpoint.fan_out else None
             rows = []
             for series in (s for page in pages for s in page):
@@ -291,6 +453,15 @@ def read_temperature(ctx: RunContext, endpoint: Endpoint) -> Batches:
             if rows:
                 yield rows
         resource.advance(newest=newest, next_window=window.end, rows_per_hour=None)
+
+
+def existed_before(kiosk: dict[str, Any] | None, moment: datetime) -> bool:
+    """Whether a kiosk (a row of the kiosk list) was created before `moment` (unknown: assumed so)."""
+    created = (kiosk or {}).get("createdAt")
+    try:
+        return not created or to_utc(created) < moment
+    except ValueError:
+        return True
 
 
 def read_configured(ctx: RunContext, endpoint: Endpoint) -> Batches:

@@ -6,7 +6,9 @@ Three kinds of resource keep something:
 * incremental resources keep a `Progress`: the newest cursor value loaded, the start of the first unfinished
   window while a backfill is under way, and the rows per hour the last read saw (the next plan's estimate);
 * a resource that re-reads the records it holds as open (alerts) keeps their ids and start dates;
-* a full listing whose vanished keys are deleted (product lines) keeps the keys it listed last.
+* a full listing whose vanished keys are deleted (product lines, users) keeps the keys it listed last; product
+  lines the proof that the top organizations' listings cover the others (so only they are read); a listing
+  read by change time (users) the newest change loaded (`cursor`) and when it was last read in full;
 
 The dict layout on disk is the one release 0.1.0 wrote (`cursor`, `backfill.next`, `rows_per_hour`, `open`,
 `listed`), so a state written by it resumes unchanged; its never-read `last_window` is dropped on the next
@@ -38,6 +40,15 @@ class Progress:
     @property
     def in_backfill(self) -> bool:
         return self.backfill_next is not None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A full reading's proof that the top organizations' listings hold every line of the others."""
+
+    checked_at: datetime
+    tops: tuple[Any, ...]
+    proven: bool
 
 
 @dataclass
@@ -96,6 +107,31 @@ class ResourceState:
     def set_listed(self, keys: Iterable[str]) -> None:
         self.raw["listed"] = sorted(keys)
         self._drop_obsolete()
+
+    # -- a listing read by change time -------------------------------------------------------------------
+    @property
+    def full_listing_at(self) -> datetime | None:
+        """When the listing was last read in full (None: never)."""
+        raw = self.raw.get("full_listing_at")
+        return to_utc(raw) if raw else None
+
+    def set_full_listing_at(self, moment: datetime) -> None:
+        self.raw["full_listing_at"] = api_time(moment)
+
+    # -- a listing's proof of coverage -----------------------------------------------------------------
+    @property
+    def coverage(self) -> Coverage | None:
+        raw = self.raw.get("coverage")
+        if not raw:
+            return None
+        return Coverage(to_utc(raw["checked_at"]), tuple(raw["tops"]), bool(raw["proven"]))
+
+    def set_coverage(self, coverage: Coverage) -> None:
+        self.raw["coverage"] = {
+            "checked_at": api_time(coverage.checked_at),
+            "tops": list(coverage.tops),
+            "proven": coverage.proven,
+        }
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Put back the state as it was (a reader failed: none of its changes may be committed)."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 
 from simulator.server import SimulatorServer
+from sources.livello.context import to_utc
 from tests.conftest import fetch_token
 from tests.sync.conftest import (
     VOLATILE_TABLES,
@@ -101,8 +103,9 @@ def business_state(wh: Warehouse) -> dict[str, list[tuple[str, ...]]]:
 
 
 def lookback_pages(sim: SimulatorServer, table: str, since_sql: str) -> int:
+    """Pages of a verified lookback: from the last held row before the cursor (the proof) to the newest."""
     rows = int(truth_scalar(sim, f"select count(*) from {table} where created >= {since_sql}"))
-    return max(1, math.ceil(rows / PAGE))
+    return math.ceil((1 + rows) / PAGE)
 
 
 def api_client(sim: SimulatorServer) -> httpx.Client:
@@ -153,6 +156,7 @@ def test_sync_is_exact_incremental_and_cheap(
     counts = sim.request_count
     kiosks = truth_ids(sim, "kiosks", "serial_number")
     orgs = truth_ids(sim, "organizations")
+    top_orgs = truth_ids(sim, "organizations", where="parent_id is null")
     newest_tx = "(select max(created) from transactions)"
     newest_refill = "(select max(created) from refills)"
     expected = {
@@ -160,16 +164,18 @@ def test_sync_is_exact_incremental_and_cheap(
         "/api/v1/organizations": 1,
         "/api/v1/kiosks": 1,
         "/api/v1/products": math.ceil(len(truth_ids(sim, "products", where="not deleted")) / PAGE),
-        "/api/v1/users": math.ceil(len(truth_ids(sim, "users")) / PAGE),
+        "/api/v1/users": 1,  # newest-updated first: the first page reaches the last run's cursor
         "/api/v1/alerts/types": 1,
-        # The lookback is verified by one count probe (equal: not re-read), then the rows from the cursor on.
-        "/api/v1/transactions": 1 + lookback_pages(sim, "transactions", newest_tx),
-        "/api/v1/refills": 1 + lookback_pages(sim, "refills", newest_refill),
+        # The lookback is proven complete by the first page of the rows from the cursor on, read from the
+        # last held row before it: no request more than the new rows need.
+        "/api/v1/transactions": lookback_pages(sim, "transactions", newest_tx),
+        "/api/v1/refills": lookback_pages(sim, "refills", newest_refill),
         "/api/v1/analytics/temperature/hourly": len(kiosks),
         **{f"/api/v1/organizations/{o}/vat": 1 for o in orgs},
-        **{f"/api/v1/organizations/{o}/product-lines": 1 for o in orgs},
+        # the first run proved the top organizations' listings hold every line: only they are read now
+        **{f"/api/v1/organizations/{o}/product-lines": 1 for o in top_orgs},
+        # one request per kiosk for its detail and its inventory: the detail carries the load cells
         **{f"/api/v1/kiosks/{k}": 1 for k in kiosks},
-        **{f"/api/v1/kiosks/{k}/inventory": 1 for k in kiosks},
         **{f"/api/v1/promocodes/{c}": 1 for c in [*codes, "00000"]},
     }
     alerts_requests = counts.pop("/api/v1/alerts", 0)
@@ -191,7 +197,7 @@ def test_sync_is_exact_incremental_and_cheap(
             sim, f"select count(*) from transactions where created >= timestamptz '{old_newest.isoformat()}'"
         )
     )
-    assert sim.request_count["/api/v1/transactions"] == 1 + math.ceil(read / PAGE)  # probe + the new day
+    assert sim.request_count["/api/v1/transactions"] == math.ceil((1 + read) / PAGE)  # the new day
 
     # 4. A kiosk uploads sessions 20 hours late: the lookback catches them.
     known_tx = set(wh.ids("transactions"))
@@ -402,3 +408,119 @@ def test_refresh_rereads_one_resource_and_leaves_the_others(
     assert len(set(refills_before) & set(refills_after)) >= len(refills_before) - 2
     code, output = sync(small_sim, *resources, "--refresh", "users")
     assert code == 2 and "not among --resources" in output
+
+
+def owned_lines(sim: SimulatorServer) -> list[tuple[int, int]]:
+    """(line id, organization that owns its kiosk) of every active product line, in the simulator."""
+    rows = sim.store.query(
+        "select pl.id, k.organization_id from product_lines pl join kiosks k on k.id = pl.kiosk_id "
+        "where pl.active order by pl.id"
+    )
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def test_product_lines_read_per_organization_unless_the_parents_cover_them(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    sim, wh = small_sim, warehouse
+    lines = "organization_product_lines"
+    orgs = truth_ids(sim, "organizations")
+    top_orgs = truth_ids(sim, "organizations", where="parent_id is null")
+    assert len(orgs) > len(top_orgs), "the simulator has no sub-organizations"
+
+    def sync_and_count() -> dict[str, int]:
+        sim.reset_request_counts()
+        code, output = sync(sim, "--resources", "kiosks,organizations," + lines)
+        assert code == 0, output
+        stored = wh.query(f"select cast(_id as integer), organization_id from {lines} order by 1")
+        assert [(int(a), int(b)) for a, b in stored] == owned_lines(sim)  # each line once, at its owner
+        return {p: n for p, n in sim.request_count.items() if p.endswith("/product-lines")}
+
+    # An API whose parents list their sub-organizations' lines: proven once, then only the tops are read.
+    assert sync_and_count() == {f"/api/v1/organizations/{o}/product-lines": 1 for o in orgs}
+    assert sync_and_count() == {f"/api/v1/organizations/{o}/product-lines": 1 for o in top_orgs}
+    # The API starts listing only each organization's own lines: the tops' listings miss lines, which are
+    # not deleted on their word; the same run reads the others, the proof fails and every run reads all.
+    sim.set_faults(listings_own_organization_only=True)
+    assert sync_and_count() == {f"/api/v1/organizations/{o}/product-lines": 1 for o in orgs}
+    assert sync_and_count() == {f"/api/v1/organizations/{o}/product-lines": 1 for o in orgs}
+
+
+def user_rows(sim: SimulatorServer) -> list[tuple[int, str, str]]:
+    return [
+        (int(a), str(b), str(c))
+        for a, b, c in sim.store.query("select id, lang, status from users order by id")
+    ]
+
+
+def test_users_read_by_change_time_and_retired_by_a_periodic_full_listing(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    sim, wh = small_sim, warehouse
+    every_day = {"SOURCES__LIVELLO__FULL_LISTING_DAYS": "7"}
+
+    def sync_users(env: dict[str, str] | None = None) -> int:
+        sim.reset_request_counts()
+        code, output = sync(sim, "--resources", "users", env={**every_day, **(env or {})})
+        assert code == 0, output
+        stored = wh.query("select id, lang, status from users order by id")
+        assert [(int(a), str(b), str(c)) for a, b, c in stored] == user_rows(sim)
+        return sim.request_count.get("/api/v1/users", 0)
+
+    # Sign-ups through the API until the users take more than one page.
+    org = truth_ids(sim, "organizations")[0]
+    with api_client(sim) as api:
+        for n in range(max(0, PAGE + 20 - len(truth_ids(sim, "users")))):
+            api.post(
+                "/users",
+                json={
+                    "email": f"new{n}@example.com",
+                    "firstName": "New",
+                    "lastName": f"User {n}",
+                    "organizationId": org,
+                    "status": "ACTIVE",
+                    "lang": "de",
+                },
+            ).raise_for_status()
+    users = len(truth_ids(sim, "users"))
+    assert sync_users() == math.ceil(users / PAGE)
+    # A day of account changes: one page, newest-updated first, brings them all.
+    changed = sim.advance(hours=24, user_changes=5)
+    assert len(changed["changes"]["changed_user_ids"]) == 5
+    assert sync_users() == 1
+    # A user erased at the vendor stays until the next full listing, which deletes the row.
+    erased = truth_ids(sim, "users")[3]
+    sim.erase_user(erased)
+    sim.reset_request_counts()
+    code, output = sync(sim, "--resources", "users", env=every_day)
+    assert code == 0, output
+    assert erased in wh.ids("users") and sim.request_count["/api/v1/users"] == 1
+    assert sync_users({"SOURCES__LIVELLO__FULL_LISTING_DAYS": "0"}) == math.ceil((users - 1) / PAGE)
+    assert erased not in wh.ids("users")
+    # A server that ignores the sort cannot stop the reading early: the run reads every page instead.
+    sim.advance(hours=24, user_changes=3)
+    sim.set_faults(ignore_sort=True)
+    assert sync_users() >= math.ceil((users - 1) / PAGE)
+
+
+def test_temperature_is_read_only_from_each_kiosks_creation(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    sim, wh = small_sim, warehouse
+    since = datetime.now(UTC) - timedelta(days=400)
+    code, output = sync(sim, "--resources", "kiosks,temperature", "--since", since.date().isoformat())
+    assert code == 0, output
+    now = datetime.now(UTC)
+    month = timedelta(days=31)  # the contract's longest hourly span
+    created = [to_utc(c) for (c,) in sim.store.query("select created_at from kiosks")]
+    assert all(c > since + 2 * month for c in created), "the kiosks must be younger than --since"
+    # Per kiosk the 31-day windows from --since that end after its creation: at least the months it has
+    # existed, at most one more (windows are aligned to --since, not to the creation).
+    least = sum(math.ceil((now - c) / month) for c in created)
+    requests = sim.request_count["/api/v1/analytics/temperature/hourly"]
+    assert least <= requests <= least + len(created)
+    assert requests < len(created) * math.ceil((now - since) / month)  # not every month back to --since
+    first = dict(wh.query("select kiosk_serial_number, min(bucket_start) from temperature group by 1"))
+    kiosks = dict(sim.store.query("select serial_number, created_at from kiosks"))
+    assert set(first) == set(kiosks)
+    assert all(to_utc(first[k]) >= to_utc(kiosks[k]) - timedelta(hours=1) for k in kiosks)

@@ -1,6 +1,7 @@
-"""Count-verified lookback (pipelines/lookback.py) on DuckDB and PostgreSQL, against the simulator over HTTP.
+"""Verified lookback (pipelines/lookback.py) on DuckDB and PostgreSQL, against the simulator over HTTP.
 
-A nightly run probes the lookback window's row count and re-reads only the sub-windows where the warehouse
+A nightly run proves the lookback window complete with the first page of its new rows (read from the last
+held row on); when that fails it searches by count and re-reads only the sub-windows where the warehouse
 holds fewer rows than the API: late rows still land, at a fraction of a full lookback re-read's requests."""
 
 from __future__ import annotations
@@ -26,9 +27,17 @@ def medium_sim(simulator_factory: Callable[..., SimulatorServer]) -> SimulatorSe
     return simulator_factory(**MEDIUM)
 
 
+def rows_since(sim: SimulatorServer, table: str, since: Any) -> int:
+    return int(sim.store.scalar(f"select count(*) from {table} where created >= timestamptz '{since}'"))
+
+
 def pages_since(sim: SimulatorServer, table: str, since: Any) -> int:
-    rows = int(sim.store.scalar(f"select count(*) from {table} where created >= timestamptz '{since}'"))
-    return max(1, math.ceil(rows / PAGE))
+    return max(1, math.ceil(rows_since(sim, table, since) / PAGE))
+
+
+def pages_after_proof(sim: SimulatorServer, table: str) -> int:
+    """A proven lookback: the last held row before the cursor, then every row from the cursor on."""
+    return math.ceil((1 + rows_since(sim, table, newest(sim, table))) / PAGE)
 
 
 def newest(sim: SimulatorServer, table: str) -> datetime:
@@ -44,15 +53,13 @@ def test_late_backlog_costs_probes_and_its_sub_window_only(
     assert code == 0, output
     assert wh.ids("transactions") == truth_ids(sim, "transactions")
 
-    # Nothing new: one probe per resource's lookback plus the rows from the cursor on.
+    # Nothing new: the request that reads the rows from the cursor on also proves the lookback complete.
     sim.reset_request_counts()
     code, output = sync(sim, *RESOURCES)
     assert code == 0, output
-    assert sim.requests_to("/transactions") == 1 + pages_since(
-        sim, "transactions", newest(sim, "transactions")
-    )
-    assert sim.requests_to("/refills") == 1 + pages_since(sim, "refills", newest(sim, "refills"))
-    assert "not re-read" in output
+    assert sim.requests_to("/transactions") == pages_after_proof(sim, "transactions")
+    assert sim.requests_to("/refills") == pages_after_proof(sim, "refills")
+    assert "complete by position" in output
 
     # A kiosk uploads an hour of sessions 20 hours late: captured, for a few probes and that hour's pages.
     cursor = newest(sim, "transactions")
@@ -136,3 +143,30 @@ def execute(wh: Warehouse, *statements: str) -> None:
                 cur.execute(sql)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("fault", [{"ignore_sort": True}, {"ignore_paging": True}])
+def test_a_hostile_answer_never_passes_for_a_proof(
+    sync: SyncRunner, warehouse: Warehouse, medium_sim: SimulatorServer, fault: dict[str, bool]
+) -> None:
+    """A server that ignores the order or the position answers plausible pages; the proof by position must
+    then fail (and the count search or the page checks take over), never skip rows a kiosk uploaded late."""
+    sim, wh = medium_sim, warehouse
+    code, output = sync(sim, *RESOURCES)
+    assert code == 0, output
+    known = set(wh.ids("transactions"))
+    sim.upload_backlog(kiosk_serial=truth_ids(sim, "kiosks", "serial_number")[0], hours_late=20)
+    late = set(truth_ids(sim, "transactions")) - known
+    assert late
+    sim.set_faults(paths=("/transactions",), **fault)
+    code, output = sync(sim, *RESOURCES)
+    sim.clear_faults()
+    if code == 0:  # the sort ignored: the proof fails, the count search finds the late hour
+        assert "counts differ" in output, output
+        assert wh.ids("transactions") == truth_ids(sim, "transactions")
+    else:  # the position ignored: the page checks refuse the listing and keep nothing of it
+        assert "ignores" in output and set(wh.ids("transactions")) == known
+    code, output = sync(sim, *RESOURCES)
+    assert code == 0, output
+    assert wh.ids("transactions") == truth_ids(sim, "transactions")
+    assert wh.duplicate_keys("transactions", "id") == 0
