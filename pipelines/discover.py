@@ -18,20 +18,6 @@ from sources.livello.rows import column_name
 
 SCHEMA_VERSION = 1
 
-# The lists in each resource's rows, which dlt loads into child tables `<resource>__<list>` joined on
-# `_dlt_parent_id` (dlt's snake_case of the API field; a nested object's list is `<object>__<list>`). The
-# endpoint table does not declare them: they follow from the contract's schemas (tests/cli checks this
-# table against a real sync of the simulator). kiosk_details drops its `inventory` (kiosk_inventory holds
-# it) and temperature's reader flattens its `values`, so neither has a child table.
-CHILD_TABLES: dict[str, tuple[str, ...]] = {
-    "organization_product_lines": ("images",),
-    "products": ("images",),
-    "transactions": ("items_purchased",),
-    "refills": ("items_replenished",),
-    "users": ("membercards", "roles_in_organizations"),
-    "promocodes": ("config__rules",),
-}
-
 
 @dataclass
 class ResourceInfo:
@@ -82,7 +68,7 @@ def describe(endpoint: Endpoint) -> ResourceInfo:
         path=endpoint.path,
         tables=[
             endpoint.resource,
-            *(f"{endpoint.resource}__{child}" for child in CHILD_TABLES.get(endpoint.resource, ())),
+            *(f"{endpoint.resource}__{child}" for child in endpoint.child_tables),
         ],
         primary_key=list(endpoint.primary_key),
         write_disposition=write_disposition(endpoint),

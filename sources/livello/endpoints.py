@@ -117,6 +117,9 @@ class Endpoint:
     # The rows come inside another endpoint's response (at `embedded_path`), so one request serves both.
     embedded_in: Endpoint | None = None
     embedded_path: tuple[str, ...] = ()
+    # The lists in its rows that dlt loads as child tables `<resource>__<list>` (dlt's snake_case of the API
+    # field; a nested object's list is `<object>__<list>`); tests/cli checks them against a real sync.
+    child_tables: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reader is None:
@@ -179,7 +182,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              types={"id": "bigint", "organization_id": "bigint"}),
     Endpoint("organization_product_lines", "/organizations/{id}/product-lines", "products:read", "merge",
              ("_id",), fan_out=_EACH_ORGANIZATION, reader=readers.read_product_lines, deletes_unlisted=True,
-             decimals=("price", "vatRate"), types={"_id": "text", "productMetaId": "bigint"}),
+             decimals=("price", "vatRate"), types={"_id": "text", "productMetaId": "bigint"},
+             child_tables=("images",)),
     KIOSKS,
     KIOSK_DETAILS,
     # The cells come with the kiosk detail (KioskDetail.inventory.loadCells, the same LoadCell schema).
@@ -193,21 +197,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                     "productLineData.productMetaId": "bigint"}),
     # A full listing every run: scd2 versions changed rows, retires products missing from the listing.
     Endpoint("products", "/products", "products:read", _SCD2, ("id",), paging="page",
-             decimals=("cost", "weight", "vatRate"), types={"id": "bigint"}),
+             decimals=("cost", "weight", "vatRate"), types={"id": "bigint"}, child_tables=("images",)),
     Endpoint("transactions", "/transactions", "transactions:read", "merge", ("id",), paging="skip",
-             incremental=_CREATED,
+             incremental=_CREATED, child_tables=("items_purchased",),
              decimals=("total", "discountTotal", "itemsPurchased[].price", "itemsPurchased[].vatRate",
                        "itemsPurchased[].discount", "itemsPurchased[].total", "itemsPurchased[].cost"),
              types={"id": "bigint", "itemsPurchased[].productMetaId": "bigint",
                     "itemsPurchased[].productLineId": "bigint", "itemsPurchased[].quantity": "bigint"}),
     Endpoint("refills", "/refills", "refills:read", "merge", ("id",), paging="skip", incremental=_CREATED,
+             child_tables=("items_replenished",),
              decimals=("itemsReplenished[].cost", "itemsReplenished[].price"),
              types={"id": "bigint", "itemsReplenished[].productMetaId": "bigint",
                     "itemsReplenished[].productLineId": "bigint", "itemsReplenished[].added": "bigint",
                     "itemsReplenished[].removed": "bigint"}),
     Endpoint("users", "/users", "users:read", "merge", ("id",), paging="skip", types={"id": "bigint"},
              changes=Changes("updated", {"sortBy": "updated", "sort": -1}), deletes_unlisted=True,
-             pii=("email", "firstName", "lastName", "mobile", "address")),
+             pii=("email", "firstName", "lastName", "mobile", "address"),
+             child_tables=("membercards", "roles_in_organizations")),
     # Alerts change after creation (status) and the list has no updated-since filter: new ones by start date,
     # and every alert not yet resolved re-read each run.
     Endpoint("alerts", "/alerts", "alerts:read", "merge", ("id",), paging="offset", each_run=True,
@@ -225,6 +231,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              reader=readers.read_temperature, decimals=("value", "min", "max")),
     Endpoint("promocodes", "/promocodes/{code}", "promocodes:read", "merge", ("code",),
              configured_by="promocode_list", reader=readers.read_configured, types={"code": "text"},
+             child_tables=("config__rules",),
              decimals=("balance", "config.rules[].discountFlat", "config.rules[].discountPercentage",
                        "config.rules[].cappingFlat", "config.rules[].cappingPercentage")),
 )

@@ -148,6 +148,7 @@ class SyncRunner:
         *args: str,
         client: tuple[str, str] | None = None,
         env: dict[str, str] | None = None,
+        transform: bool = False,
     ) -> tuple[int, str]:
         from pipelines.cli import main
 
@@ -161,7 +162,7 @@ class SyncRunner:
                 self.warehouse.destination,
                 "--dataset",
                 self.warehouse.dataset,
-                "--no-transform",
+                *(() if transform else ("--no-transform",)),
                 *args,
             ]
         )

@@ -33,17 +33,44 @@ def synced(sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer) -
     return small_sim
 
 
+@pytest.fixture
+def synced_with_marts(sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer) -> SimulatorServer:
+    """Every resource synced and the marts built: what the marts' data tests guard."""
+    code, output = sync(small_sim, transform=True)
+    assert code == 0, output
+    small_sim.advance(hours=24)
+    return small_sim
+
+
 def test_fields_the_api_stops_sending_are_reported_by_name(
-    sync: SyncRunner, warehouse: Warehouse, synced: SimulatorServer
+    sync: SyncRunner, warehouse: Warehouse, synced_with_marts: SimulatorServer
 ) -> None:
+    synced = synced_with_marts
+    counted_before = warehouse.scalar("select count(*) from fct_transactions where is_counted")
     synced.set_faults(paths=("/transactions",), drop_fields=("paymentMethod", "discountTotal"))
-    code, output = sync(synced, *RESOURCES)
+    code, output = sync(synced, transform=True)
     assert "transactions: the API's fields changed: no longer sent: discountTotal, paymentMethod.*" in output
     assert "drift transactions missing:" in output and "paymentMethod.isPaid" in output
     missing = last_run(warehouse)["drift"]["transactions"]["missing"]
     assert missing["paymentMethod.isPaid"] == "column transactions.payment_method__is_paid"
     assert "discountTotal" in missing
-    assert code in (0, 1), output  # whether the marts' data tests then fail is theirs to say
+    # The marts would count none of the new sales: their data tests fail the build, the previous marts stay.
+    assert code == 1, output
+    assert "transactions_state_payment_and_money" in output
+    assert warehouse.scalar("select count(*) from fct_transactions where is_counted") == counted_before
+
+
+def test_money_that_is_not_a_number_fails_the_build_and_the_previous_marts_stay(
+    sync: SyncRunner, warehouse: Warehouse, synced_with_marts: SimulatorServer
+) -> None:
+    synced = synced_with_marts
+    gross_before = warehouse.scalar("select sum(gross_amount) from fct_sales")
+    synced.set_faults(paths=("/transactions",), add_fields={"total": "n/a", "itemsPurchased.total": "n/a"})
+    code, output = sync(synced, transform=True)
+    assert code == 1, output
+    assert "transactions_state_payment_and_money" in output and "sales_lines_state_their_money" in output
+    assert "total" in last_run(warehouse)["drift"]["transactions"]["retyped"]
+    assert warehouse.scalar("select sum(gross_amount) from fct_sales") == gross_before
 
 
 def test_new_fields_and_money_sent_as_text_are_reported_and_money_stays_decimal(
