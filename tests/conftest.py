@@ -28,6 +28,18 @@ from simulator.config import SimConfig
 from simulator.server import SimulatorServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def without_configuration(monkeypatch: pytest.MonkeyPatch, workdir: Path, *also: str) -> None:
+    """`workdir` as the working directory (no .dlt/ of the repository) and no SOURCES__/DESTINATION__
+    variable (nor the variables named in `also`) of the environment the suite was started in: what a test
+    sets is then the whole configuration."""
+    monkeypatch.chdir(workdir)
+    for key in list(os.environ):
+        if key.startswith(("SOURCES__", "DESTINATION__")) or key in also:
+            monkeypatch.delenv(key)
+
+
 POSTGRES_HOST = "127.0.0.1"
 POSTGRES_PORT = 5432
 POSTGRES_USER = "postgres"

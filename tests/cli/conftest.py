@@ -4,7 +4,6 @@ and returns its exit code and output."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from simulator.server import SimulatorServer
+from tests.conftest import without_configuration
 
 
 @dataclass
@@ -40,10 +40,7 @@ def dlt_logging_outside_capture(tmp_path_factory: pytest.TempPathFactory) -> Non
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "project"
     root.mkdir()
-    monkeypatch.chdir(root)
-    for key in list(os.environ):
-        if key.startswith(("SOURCES__", "DESTINATION__")) or key == "LIVELLO_SYNC_PROJECT_DIR":
-            monkeypatch.delenv(key)
+    without_configuration(monkeypatch, root, "LIVELLO_SYNC_PROJECT_DIR")
     # dlt's working directories would go to ~/.dlt/pipelines: point them where a test can see them appear.
     monkeypatch.setenv("SOURCES__LIVELLO__PIPELINES_DIR", str(tmp_path / "pipelines"))
     return root

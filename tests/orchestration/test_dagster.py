@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from simulator.server import SimulatorServer
+from tests.conftest import without_configuration
 from tests.sync.conftest import SMALL, SyncRunner, Warehouse, truth_ids, truth_scalar
 
 dagster = pytest.importorskip("dagster")
@@ -37,10 +38,7 @@ def configure(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     original = Path.cwd()
     # The assets point dlt at tmp_path's (empty) .dlt/; later tests get the configuration they started with.
     request.addfinalizer(lambda: use_project(original))
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith(("SOURCES__", "DESTINATION__")) or key == dagster_defs.PROJECT_DIR_ENV:
-            monkeypatch.delenv(key)
+    without_configuration(monkeypatch, tmp_path, dagster_defs.PROJECT_DIR_ENV)
     path = tmp_path / "warehouse.duckdb"
     warehouse = Warehouse("duckdb", "livello", {"DESTINATION__DUCKDB__CREDENTIALS": str(path)}, path)
 

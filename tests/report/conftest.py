@@ -6,7 +6,6 @@ report."""
 from __future__ import annotations
 
 import io
-import os
 import secrets
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from simulator.server import SimulatorServer
-from tests.conftest import small_config
+from tests.conftest import small_config, without_configuration
 from tests.sync.conftest import PSEUDONYMIZATION_KEY, SMALL, Warehouse
 
 ENGINES = ("duckdb", pytest.param("postgres", marks=pytest.mark.postgres))
@@ -55,10 +54,7 @@ class Synced:
 
 
 def _clean_env(monkeypatch: pytest.MonkeyPatch, workdir: Path, env: dict[str, str]) -> None:
-    monkeypatch.chdir(workdir)  # no .dlt/ of the repository: the environment is the whole configuration
-    for key in list(os.environ):
-        if key.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(key)
+    without_configuration(monkeypatch, workdir)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
 

@@ -8,7 +8,6 @@ simulator's own store (`sim.store`), never from the pipeline's output.
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from simulator.server import SimulatorServer
+from tests.conftest import without_configuration
 
 PSEUDONYMIZATION_KEY = "test-pseudonymization-key"
 # The simulator's clock for pipeline tests: close to the wall clock (as in production, where the API's now is
@@ -174,10 +174,7 @@ class SyncRunner:
 def sync(
     warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> SyncRunner:
-    monkeypatch.chdir(tmp_path)  # no .dlt/ of the repository: the environment is the whole configuration
-    for key in list(os.environ):
-        if key.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(key)
+    without_configuration(monkeypatch, tmp_path)
     return SyncRunner(warehouse, tmp_path, monkeypatch, capsys)
 
 
@@ -219,3 +216,20 @@ def duckdb_held_by_another_process(path: Path) -> Iterator[None]:
     finally:
         holder.kill()
         holder.wait(10)
+
+
+def assert_incremental_tables_equal_api(wh: Warehouse, sim: SimulatorServer) -> None:
+    """transactions, refills and alerts hold exactly the API's records (ids, no duplicate key, money to the
+    cent, every line item) and kiosks every kiosk: what a crashed and resumed sync must end with."""
+    for table in ("transactions", "refills", "alerts"):
+        assert wh.ids(table) == truth_ids(sim, table), table
+        assert wh.duplicate_keys(table, "id") == 0, table
+    assert wh.ids("kiosks", "serial_number") == truth_ids(sim, "kiosks", "serial_number")
+    assert money(wh.scalar("select sum(total) from transactions")) == money(
+        truth_scalar(sim, "select sum(total) from transactions")
+    )
+    items = wh.scalar(
+        "select count(*) from transactions__items_purchased i "
+        "join transactions t on i._dlt_parent_id = t._dlt_id"
+    )
+    assert items == truth_scalar(sim, "select count(*) from transaction_items")

@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.cli import main
 from simulator.server import SimulatorServer
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, without_configuration
 from tests.sync.conftest import SyncRunner, Warehouse
 
 PASSWORD = "Pg-Secret-4711"
@@ -30,10 +30,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(key)
+    without_configuration(monkeypatch, tmp_path)
     monkeypatch.setenv("SOURCES__LIVELLO__PIPELINES_DIR", str(tmp_path / "pipelines"))
     monkeypatch.setenv("SOURCES__LIVELLO__PSEUDONYMIZE_USERS", "false")
     return tmp_path

@@ -3,22 +3,19 @@ traceback, never a request. Covers wrong types, out-of-range values, unknown nam
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from pipelines.cli import main
 from simulator.server import SimulatorServer
+from tests.conftest import without_configuration
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project folder (no .dlt of the repository) as the working directory, nothing configured."""
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(key)
+    without_configuration(monkeypatch, tmp_path)
     (tmp_path / ".dlt").mkdir()
     return tmp_path
 
@@ -47,28 +44,18 @@ def one_line_error(capsys: pytest.CaptureFixture[str], *expected: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("variable", "value", "key", "allowed"),
+    ("setting", "value", "allowed"),
     [
-        ("SOURCES__LIVELLO__BUDGET_SHARE", "abc", "sources.livello.budget_share", "a number"),
-        ("SOURCES__LIVELLO__BUDGET_SHARE", "3", "sources.livello.budget_share", "at most 1"),
-        (
-            "SOURCES__LIVELLO__BACKFILL_WINDOW_ROWS",
-            "ten",
-            "sources.livello.backfill_window_rows",
-            "whole number",
-        ),
-        ("SOURCES__LIVELLO__BACKFILL_WINDOW_ROWS", "0", "sources.livello.backfill_window_rows", "at least 1"),
-        ("SOURCES__LIVELLO__MAX_ATTEMPTS", "0", "sources.livello.max_attempts", "at least 1"),
-        ("SOURCES__LIVELLO__LOOKBACK", "soon", "sources.livello.lookback", "48h"),
-        (
-            "SOURCES__LIVELLO__TEMPERATURE_GRANULARITY",
-            "weekly",
-            "sources.livello.temperature_granularity",
-            "minutely",
-        ),
-        ("SOURCES__LIVELLO__VERIFY_LOOKBACK", "maybe", "sources.livello.verify_lookback", "true or false"),
-        ("SOURCES__LIVELLO__PROMOCODES", "12,abc", "sources.livello.promocodes", "5-digit"),
-        ("SOURCES__LIVELLO__BASE_URL", "ftp://example", "sources.livello.base_url", "http(s) URL"),
+        ("budget_share", "abc", "a number"),
+        ("budget_share", "3", "at most 1"),
+        ("backfill_window_rows", "ten", "whole number"),
+        ("backfill_window_rows", "0", "at least 1"),
+        ("max_attempts", "0", "at least 1"),
+        ("lookback", "soon", "48h"),
+        ("temperature_granularity", "weekly", "minutely"),
+        ("verify_lookback", "maybe", "true or false"),
+        ("promocodes", "12,abc", "5-digit"),
+        ("base_url", "ftp://example", "http(s) URL"),
     ],
 )
 def test_a_wrong_value_exits_2_naming_the_setting_both_ways(
@@ -76,11 +63,11 @@ def test_a_wrong_value_exits_2_naming_the_setting_both_ways(
     simulator: SimulatorServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    variable: str,
+    setting: str,
     value: str,
-    key: str,
     allowed: str,
 ) -> None:
+    variable, key = f"SOURCES__LIVELLO__{setting.upper()}", f"sources.livello.{setting}"
     configure(monkeypatch, project, simulator)
     monkeypatch.setenv(variable, value)
     simulator.reset_request_counts()

@@ -3,7 +3,6 @@ providers, in a plain `dlt.pipeline`, without livello-sync's planner or run book
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from simulator.server import SimulatorServer
 from sources.livello import livello_source
+from tests.conftest import without_configuration
 from tests.sync.conftest import SMALL, truth_ids
 
 
@@ -21,10 +21,7 @@ def configured(
 ) -> SimulatorServer:
     """A simulator, and the environment an operator would set for it (no .dlt folder of the repository)."""
     sim = simulator_factory(**SMALL)
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(key)
+    without_configuration(monkeypatch, tmp_path)
     client_id, client_secret = sim.demo_credentials
     monkeypatch.setenv("SOURCES__LIVELLO__BASE_URL", sim.base_url)
     monkeypatch.setenv("SOURCES__LIVELLO__CLIENT_ID", client_id)

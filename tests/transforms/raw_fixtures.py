@@ -164,14 +164,21 @@ def products_after_price_change() -> list[dict[str, Any]]:
 PRODUCT_LINES = {101: 1101, 102: 1102, 201: 2201, 301: 3301, 302: 3302}
 
 
-def _item(pid: int, qty: int, price: str, vat: D, cost: str, discount: str = "0") -> dict[str, Any]:
-    total = D(price) * qty - D(discount)
+def _sold_from_cell(pid: int) -> dict[str, Any]:
+    """The product fields a sales line and a refill line both carry: which product, on which cell."""
     return {
         "productLineId": PRODUCT_LINES[pid],
         "productMetaId": pid,
         "name": f"product {pid}",
         "ean": None,
         "planogramPosition": "A1",
+    }
+
+
+def _item(pid: int, qty: int, price: str, vat: D, cost: str, discount: str = "0") -> dict[str, Any]:
+    total = D(price) * qty - D(discount)
+    return {
+        **_sold_from_cell(pid),
         "quantity": qty,
         "price": D(price),
         "vatRate": vat,
@@ -319,11 +326,7 @@ def transactions() -> list[dict[str, Any]]:
 def refills() -> list[dict[str, Any]]:
     def line(pid: int, added: int, removed: int, expired: int, cost: str, price: str) -> dict[str, Any]:
         return {
-            "productLineId": PRODUCT_LINES[pid],
-            "productMetaId": pid,
-            "name": f"product {pid}",
-            "ean": None,
-            "planogramPosition": "A1",
+            **_sold_from_cell(pid),
             "added": added,
             "removed": removed,
             "removedExpired": expired,
