@@ -51,7 +51,9 @@ def default_context() -> RunContext:
     return RunContext(LivelloClient(resolve(ClientSettings)), resolve(SourceSettings))
 
 
-@dlt.source(name=SOURCE_NAME)
+# root_key: child tables keep dlt's link to their root row also in a load that replaces the table (a full
+# listing of users), so the merges of the other runs find it.
+@dlt.source(name=SOURCE_NAME, root_key=True)
 def livello_source(context: RunContext | None = None) -> list[DltResource]:
     ctx = context or default_context()
     return [build_resource(ctx, endpoint) for endpoint in ENDPOINTS]
@@ -70,13 +72,23 @@ def build_resource(ctx: RunContext, endpoint: Endpoint) -> DltResource:
         before = copy.deepcopy(dict(resource.raw))
         watch = FieldWatch(endpoint.resource, dlt.current.source_schema().tables)
         held: list[Any] = []
+        hinted = False
+
+        def marked(batch: Any) -> Any:
+            """The first batch of a reading that replaces its table carries dlt's replace hint (one load)."""
+            nonlocal hinted
+            if hinted or endpoint.resource not in ctx.replacing:
+                return batch
+            hinted = True
+            return dlt.mark.with_hints(batch, dlt.mark.make_hints(write_disposition="replace"))
+
         try:
             for batch in endpoint.reader(ctx, endpoint):
                 watch.see(batch)
                 if ctx.on_rows is not None:
                     ctx.on_rows(endpoint.resource, len(batch))
                 if ctx.windows is None:
-                    yield batch
+                    yield marked(batch)
                 else:
                     held.append(batch)
             ctx.check_drift(endpoint, watch.drift())
@@ -90,7 +102,7 @@ def build_resource(ctx: RunContext, endpoint: Endpoint) -> DltResource:
             ctx.fail(endpoint.resource, error.message)
             resource.restore(before)
             return
-        yield from held
+        yield from map(marked, held)
 
     rows.__name__ = endpoint.resource
     columns, nested = column_hints(endpoint)

@@ -64,6 +64,12 @@ class Window:
     # the warehouse's; reading starts at the last of them (re-read to prove the count, not loaded again).
     held: int = 0
 
+    @property
+    def read_from(self) -> datetime | None:
+        """From when on every row is read again (None: from the oldest row); before it only the `reread`
+        sub-windows are, and rows the warehouse already holds are not."""
+        return self.verified_until if self.verified_until is not None else self.start
+
     def ranges(self) -> list[Window]:
         """The plain windows actually requested, oldest first."""
         if self.verified_until is None or self.held:
@@ -116,6 +122,8 @@ class RunContext:
     warnings: list[str] = field(default_factory=list)
     # The resources of the current load (a planner's); None: unknown (the source on its own).
     loading: frozenset[str] | None = None
+    # Resources whose reading of this load replaces their tables (a full listing of a `Changes` endpoint).
+    replacing: set[str] = field(default_factory=set)
     _listings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _kept: dict[str, Any] = field(default_factory=dict)  # responses read once for two resources of a load
     _pseudonymizer: Pseudonymizer | None = None

@@ -71,7 +71,8 @@ class Changes:
     """A full listing that can also be read most recently changed first (`newest_first`), so that a run stops
     at the newest `cursor` value the last run loaded (less `margin`: a change committed late with an earlier
     time is still caught). Deleted records leave no trace in such a reading: the listing is read in full on
-    the first run and every `full_listing_days`, and `deletes_unlisted` retires what it no longer lists."""
+    the first run and every `full_listing_days`, and that full reading replaces the table (and its child
+    tables), which retires what it no longer lists and leaves the table's columns what the API sends."""
 
     cursor: str
     newest_first: Mapping[str, Any]
@@ -211,15 +212,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                     "itemsReplenished[].productLineId": "bigint", "itemsReplenished[].added": "bigint",
                     "itemsReplenished[].removed": "bigint"}),
     Endpoint("users", "/users", "users:read", "merge", ("id",), paging="skip", types={"id": "bigint"},
-             changes=Changes("updated", {"sortBy": "updated", "sort": -1}), deletes_unlisted=True,
+             changes=Changes("updated", {"sortBy": "updated", "sort": -1}),
              pii=("email", "firstName", "lastName", "mobile", "address"),
              child_tables=("membercards", "roles_in_organizations")),
-    # Alerts change after creation (status) and the list has no updated-since filter: new ones by start date,
-    # and every alert not yet resolved re-read each run.
+    # Alerts change after creation (status, isAck, endDate; never their start date) until they are resolved,
+    # and the list has no updated-since filter: new ones by start date, and each run re-reads the alerts it
+    # holds as not yet resolved; a resolved alert is final, so the lookback is verified like transactions'.
     Endpoint("alerts", "/alerts", "alerts:read", "merge", ("id",), paging="offset", each_run=True,
              incremental=Incremental("startDate", "startDateFrom", "startDateTo", order=Order(
                  {"orderBy": "startDate", "orderDirection": "ASC"},
-                 {"orderBy": "startDate", "orderDirection": "DESC"})),
+                 {"orderBy": "startDate", "orderDirection": "DESC"}), verify_lookback=True),
              reader=readers.read_alerts),
     Endpoint("alert_types", "/alerts/types", "alerts:read", "replace"),
     Endpoint("temperature", "/analytics/temperature/{granularity}", "reports:read", "merge",

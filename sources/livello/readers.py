@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sources.livello import state
@@ -155,9 +155,10 @@ def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None
 
 def read_changes(ctx: RunContext, endpoint: Endpoint) -> Batches:
     """A listing with a change time (`Changes`): most recently changed first down to the last run's newest
-    change, or in full on the first run and every `full_listing_days`, when records no longer listed are
-    deleted. An answer not in the promised order (a server ignoring the sort) is not trusted to stop early:
-    the run reads the listing in full instead."""
+    change, or in full on the first run and every `full_listing_days`; that full reading replaces the table,
+    retiring the records no longer listed. An answer not in the promised order (a server ignoring the sort) is
+    not trusted to stop early: the run reads the listing in full instead, merged (rows of the broken reading
+    are in the same load), and the next scheduled full listing retires what is gone."""
     changes = endpoint.changes
     assert changes is not None and endpoint.paging is not None
     resource = state.live()
@@ -169,24 +170,17 @@ def read_changes(ctx: RunContext, endpoint: Endpoint) -> Batches:
     )
     dedup = Dedup.of(endpoint)
     newest: list[datetime] = [since] if since is not None else []
-    if not full:
+    if full:
+        ctx.replacing.add(endpoint.resource)
+        yield from _read_changed(ctx, endpoint, dedup, None, newest)
+        resource.set_full_listing_at(ctx.snapshot_at)
+    else:
         assert since is not None
         try:
             yield from _read_changed(ctx, endpoint, dedup, since - changes.margin, newest)
         except _OutOfOrder as problem:
             ctx.warn(f"{endpoint.resource}: {problem}; read in full instead")
-            full = True
-    if full:
-        yield from _read_changed(ctx, endpoint, dedup, None, newest)
-    listed = {str(k[0]) for k in dedup.seen}
-    if full:
-        gone = sorted(resource.listed - listed)
-        if gone:
-            yield [{key_fields(endpoint)[0]: _key_value(endpoint, k), DELETED_FLAG: True} for k in gone]
-        resource.set_listed(listed)
-        resource.set_full_listing_at(ctx.snapshot_at)
-    else:
-        resource.set_listed(resource.listed | listed)
+            yield from _read_changed(ctx, endpoint, dedup, None, newest)
     resource.advance(newest=max(newest, default=None), next_window=None, rows_per_hour=None)
 
 
@@ -239,12 +233,6 @@ def _change_time(row: dict[str, Any], field: str) -> datetime | None:
         return to_utc(value) if isinstance(value, str) and value else None
     except ValueError:
         return None
-
-
-def _key_value(endpoint: Endpoint, key: str) -> Any:
-    """A key kept as text in state, back in the column's declared type (integer ids)."""
-    declared = endpoint.types.get(key_fields(endpoint)[0])
-    return int(key) if declared == "bigint" and key.lstrip("-").isdigit() else key
 
 
 # -- special readers -----------------------------------------------------------------------------------------
@@ -357,14 +345,18 @@ def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
 def read_alerts(ctx: RunContext, endpoint: Endpoint) -> Batches:
     """New alerts by start date (windowed) and, in a run's first load, every alert not yet resolved re-read.
 
-    The list has no updated-since filter. Re-reading costs two cheap filtered queries, not a full listing:
-    the alerts open now (statuses=open,raised), and, for alerts we hold as open that left that list,
-    the resolved alerts of just their start-date range.
+    The list has no updated-since filter. An alert held as open that starts where this run's windows read
+    anyway comes back with them; only those older cost a re-read, two cheap filtered queries rather than a
+    full listing: the alerts open now (statuses=open,raised), and, for held ones that left that list, the
+    resolved alerts of just their start-date range.
     """
     dedup = Dedup.of(endpoint)
-    if ctx.first_load:
-        yield from _reread_open_alerts(ctx, endpoint, dedup)
     resource = state.live()
+    if ctx.first_load:
+        windows = list(ctx.windows_to_read(endpoint, resource.progress))
+        # Rows from the first window's start on are read in this run (later loads read the later windows).
+        read_from = windows[0].read_from if windows else datetime.max.replace(tzinfo=UTC)
+        yield from _reread_open_alerts(ctx, endpoint, dedup, read_from)
     for batch in read_windows(ctx, endpoint, dedup):
         _track_alerts(resource, batch)
         yield batch
@@ -377,11 +369,16 @@ def _track_alerts(resource: state.ResourceState, rows: list[dict[str, Any]]) -> 
     )
 
 
-def _reread_open_alerts(ctx: RunContext, endpoint: Endpoint, dedup: Dedup) -> Batches:
+def _reread_open_alerts(
+    ctx: RunContext, endpoint: Endpoint, dedup: Dedup, read_from: datetime | None
+) -> Batches:
     incremental = endpoint.incremental
     assert incremental is not None and incremental.order is not None and endpoint.paging is not None
     order = incremental.order.ascending
     resource = state.live()
+    older = {k: s for k, s in resource.open_records.items() if read_from is not None and s < read_from}
+    if not older:
+        return
     still_open: list[dict[str, Any]] = []
     open_now = {**order, "statuses": "open,raised"}
     key = row_key(endpoint)
@@ -391,7 +388,7 @@ def _reread_open_alerts(ctx: RunContext, endpoint: Endpoint, dedup: Dedup) -> Ba
         if batch:
             yield batch
     now_open = {str(r["id"]) for r in still_open}
-    gone = {key: start for key, start in resource.open_records.items() if key not in now_open}
+    gone = {key: start for key, start in older.items() if key not in now_open}
     if gone:
         starts = sorted(gone.values())
         resolved = {

@@ -6,9 +6,10 @@ Three kinds of resource keep something:
 * incremental resources keep a `Progress`: the newest cursor value loaded, the start of the first unfinished
   window while a backfill is under way, and the rows per hour the last read saw (the next plan's estimate);
 * a resource that re-reads the records it holds as open (alerts) keeps their ids and start dates;
-* a full listing whose vanished keys are deleted (product lines, users) keeps the keys it listed last; product
-  lines the proof that the top organizations' listings cover the others (so only they are read); a listing
-  read by change time (users) the newest change loaded (`cursor`) and when it was last read in full;
+* a full listing whose vanished keys are deleted (product lines) keeps the keys it listed last, and the proof
+  that the top organizations' listings cover the others (so only they are read); a listing read by change
+  time (users) the newest change loaded (`cursor`) and when it was last read in full (that reading replaces
+  its table, so it keeps no keys);
 
 The dict layout on disk is the one release 0.1.0 wrote (`cursor`, `backfill.next`, `rows_per_hour`, `open`,
 `listed`), so a state written by it resumes unchanged; its never-read `last_window` is dropped on the next
