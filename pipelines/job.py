@@ -6,9 +6,11 @@ credentials (nothing was written)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.lock import LockedError
@@ -72,6 +74,9 @@ def run_job(settings: SyncSettings, *, out: Printer = print, err: Printer = prin
         summary.transform = _transform(pipeline, err)
         if summary.transform.startswith("failed"):
             code = EXIT_FAILED
+            hint = drift_hint(pipeline, summary)
+            if hint:
+                err(hint)
     if pipeline is not None and not pipeline.has_pending_data:
         try:
             record_run(pipeline, summary, settings.warehouse.loader_file_format)
@@ -81,6 +86,73 @@ def run_job(settings: SyncSettings, *, out: Printer = print, err: Printer = prin
         remember_warehouse(settings.warehouse)
     out(summary.render())
     return JobResult(code, summary, pipeline)
+
+
+def drift_hint(pipeline: Any, summary: RunSummary) -> str | None:
+    """What to do when the marts fail after the API's fields changed: the rows loaded meanwhile keep failing
+    the data tests after the API is fixed (they are behind the cursor), so say how to read them again."""
+    runs: list[tuple[Any, Any]] = [(summary.started_at, summary.drift)]
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name("sync_runs")
+            recorded = client.execute_sql(
+                f"SELECT started_at, drift, transform FROM {table} ORDER BY started_at DESC"
+            )
+    except Exception:  # noqa: BLE001 - no run history (a first run, an older warehouse): this run's only
+        log.debug("no sync_runs to read drift from", exc_info=True)
+        recorded = []
+    for started_at, drift, transform in recorded or []:
+        if transform is None or not str(transform).startswith("failed"):
+            break  # the marts were right after this run (or it predates the record of builds)
+        runs.append((started_at, json.loads(drift or "{}")))
+    began: datetime | None = None
+    resources: set[str] = set()
+    for started_at, drift in runs:
+        changed = {name for name, d in drift.items() if d.get("missing") or d.get("retyped")}
+        if changed:
+            resources |= changed
+            began = started_at if began is None or started_at < began else began
+    if began is None:
+        return None
+    since = _oldest_row_loaded_since(pipeline, resources, began) or began
+    day = since.astimezone(UTC).date().isoformat()
+    names = ",".join(sorted(resources))
+    return (
+        f"The API's fields changed for {names} (runs since {day}); the rows loaded meanwhile stay as "
+        f"received. Once the API sends those fields again, read the rows again: `livello-sync run --since "
+        f"{day}` (merges over them), or `livello-sync run --refresh {names}`."
+    )
+
+
+def _oldest_row_loaded_since(pipeline: Any, resources: set[str], began: datetime) -> datetime | None:
+    """The oldest cursor value among the rows of `resources` that loads since `began` wrote: where reading
+    again must start (a run reads from its cursor, which may lie well before the run itself)."""
+    from sources.livello.endpoints import BY_NAME
+    from sources.livello.rows import column_name
+
+    oldest: datetime | None = None
+    for name in resources:
+        endpoint = BY_NAME.get(name)
+        if endpoint is None or endpoint.incremental is None:
+            continue
+        try:
+            with pipeline.sql_client() as client:
+                table = client.make_qualified_table_name(name)
+                loads = client.make_qualified_table_name("_dlt_loads")
+                cursor = client.escape_column_name(column_name(endpoint.incremental.cursor))
+                rows = client.execute_sql(
+                    f"SELECT min({cursor}) FROM {table} WHERE _dlt_load_id IN "
+                    f"(SELECT load_id FROM {loads} WHERE inserted_at >= %s)",
+                    began,
+                )
+        except Exception:  # noqa: BLE001 - the hint falls back to the run's own time
+            log.debug("cannot find the oldest drifted row of %s", name, exc_info=True)
+            continue
+        value = rows[0][0] if rows else None
+        if isinstance(value, datetime):
+            value = value if value.tzinfo else value.replace(tzinfo=UTC)
+            oldest = value if oldest is None or value < oldest else oldest
+    return oldest
 
 
 def _transform(pipeline: Any, err: Printer) -> str:

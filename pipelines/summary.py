@@ -69,6 +69,7 @@ class RunSummary:
             "failed": json.dumps(self.failed, sort_keys=True),
             "resources": json.dumps(self.resources),
             "drift": json.dumps(self.drift, sort_keys=True),
+            "transform": self.transform,
         }
 
     def render(self) -> str:

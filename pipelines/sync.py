@@ -433,7 +433,10 @@ def record_run(pipeline: Pipeline, summary: RunSummary, loader_file_format: str)
     runs.run(
         [summary.record()],
         table_name="sync_runs",
-        columns={"error": {"data_type": "text", "nullable": True}},
+        columns={
+            "error": {"data_type": "text", "nullable": True},
+            "transform": {"data_type": "text", "nullable": True},
+        },
         write_disposition="append",
         loader_file_format=loader_file_format,
     )

@@ -126,7 +126,7 @@ def run_report(
 
     A `SettingError` (bad configuration) propagates; `ReportError` says why no report was written."""
     from pipelines.destination import make_pipeline
-    from pipelines.settings import chosen_warehouse
+    from pipelines.settings import chosen_warehouse, in_project
 
     warehouse = chosen_warehouse(destination, dataset, writable=False)
     if warehouse.destination == "duckdb" and not Path(warehouse.duckdb_path or "").is_file():
@@ -135,4 +135,5 @@ def run_report(
             f"no DuckDB warehouse at {warehouse.duckdb_path}: run `livello-sync run` first "
             "(or set DESTINATION__DUCKDB__CREDENTIALS to the warehouse file)"
         )
-    return write_report(make_pipeline(warehouse), output, days=days)
+    # A relative --output is in the project folder, like every other path (cron runs from anywhere).
+    return write_report(make_pipeline(warehouse), in_project(output), days=days)

@@ -20,8 +20,10 @@ STRICT = {"SOURCES__LIVELLO__SCHEMA_CONTRACT": "freeze"}
 
 
 def last_run(wh: Warehouse) -> dict[str, Any]:
-    status, drift = wh.query("select status, drift from sync_runs order by started_at desc limit 1")[0]
-    return {"status": status, "drift": json.loads(drift)}
+    status, drift, started_at = wh.query(
+        "select status, drift, started_at from sync_runs order by started_at desc limit 1"
+    )[0]
+    return {"status": status, "drift": json.loads(drift), "started_at": started_at}
 
 
 @pytest.fixture
@@ -58,6 +60,23 @@ def test_fields_the_api_stops_sending_are_reported_by_name(
     assert code == 1, output
     assert "transactions_state_payment_and_money" in output
     assert warehouse.scalar("select count(*) from fct_transactions where is_counted") == counted_before
+
+    # The API is fixed, but the rows it sent meanwhile are behind the cursor: the run says how to read them
+    # again, and doing so brings the marts back.
+    synced.clear_faults()
+    code, output = sync(synced, transform=True)
+    assert code == 1, output
+    # From the oldest row the broken runs loaded (they read from their cursor, a day before the run).
+    day = (
+        warehouse.scalar("select min(created) from transactions where payment_method__is_paid is null")
+        .date()
+        .isoformat()
+    )
+    assert f"livello-sync run --since {day}" in output and "--refresh transactions" in output
+    code, output = sync(synced, "--since", day, transform=True)
+    assert code == 0, output
+    assert warehouse.ids("transactions") == truth_ids(synced, "transactions")
+    assert warehouse.scalar("select count(*) from fct_transactions where is_counted") > counted_before
 
 
 def test_money_that_is_not_a_number_fails_the_build_and_the_previous_marts_stay(
