@@ -62,6 +62,15 @@ def _err(message: str) -> None:
     print(f"livello-sync: {message}", file=sys.stderr, flush=True)
 
 
+def _failure_line(error: BaseException) -> str:
+    """One line for a failure of the warehouse or the API: the innermost cause (a DuckDB file another
+    process holds), not dlt's generic advice, and never a password."""
+    from pipelines.settings import mask_password
+    from pipelines.sync import describe_failure
+
+    return mask_password(describe_failure(error))
+
+
 def _out(message: str) -> None:
     if REPORTER is not None and REPORTER.log_format == "json":
         REPORTER.event("info", message)
@@ -291,10 +300,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
         _err(str(error))
         return EXIT_FAILED
     except Exception as error:  # the warehouse cannot be reached or opened: one line, never a password
-        from pipelines.settings import mask_password
-        from pipelines.sync import describe_failure
-
-        _err(f"transform: cannot build the marts: {mask_password(describe_failure(error))}")
+        _err(f"transform: cannot build the marts: {_failure_line(error)}")
         return EXIT_FAILED
     from pipelines.job import describe_build
 
@@ -365,7 +371,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         _err(str(error))
         return EXIT_FAILED
     except Exception as error:  # API or database failure: one line, no traceback, never a secret
-        _err(f"reconcile failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+        _err(f"reconcile failed: {_failure_line(error)}")
         return EXIT_FAILED
     _out(report.render(verbose=args.all_rows))
     return report.exit_code

@@ -92,3 +92,31 @@ def test_status_fails_when_the_warehouse_cannot_be_read(
         assert code == 1 and "cannot connect to PostgreSQL at" in err and "127.0.0.1:9" in err, err
         assert "Hidden-pw" not in out + err
     assert "No warehouse data yet" not in out
+
+
+def test_transform_and_reconcile_fail_naming_why_the_warehouse_cannot_be_opened(
+    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+) -> None:
+    assert sync(small_sim, "--resources", "kiosks")[0] == 0
+    wh = sync.warehouse
+    target = ["--destination", wh.destination, "--dataset", wh.dataset]
+    reconcile = ["reconcile", *target, "--start", "2026-11-01", "--end", "2026-11-02"]
+
+    def cli(*args: str) -> tuple[int, str]:
+        sync.capsys.readouterr()
+        code = main(list(args))
+        captured = sync.capsys.readouterr()
+        return code, captured.out + captured.err
+
+    if warehouse.destination == "duckdb":
+        with duckdb_held_by_another_process(warehouse.duckdb_path):
+            results = [cli("transform", *target), cli(*reconcile)]
+        for code, output in results:
+            # DuckDB's own reason (the lock), not dlt's generic advice to check credentials or the internet
+            assert code == 1 and "lock" in output.lower(), output
+            assert "internet connection" not in output, output
+    else:
+        down = "postgresql://postgres:Hidden-pw@127.0.0.1:9/nothing"
+        sync.monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", down)
+        for code, output in (cli("transform", *target), cli(*reconcile)):
+            assert code == 1 and "127.0.0.1" in output and "Hidden-pw" not in output, output
