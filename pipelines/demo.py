@@ -35,6 +35,9 @@ def _headlines() -> list[str]:
         ),
     ]
     with pipeline.sql_client() as client:
+        from transforms.settings import use_marts
+
+        use_marts(client)  # fct_sales is in the marts' schema, the raw tables in the dataset's
         for label, sql in queries:
             try:
                 out.append(f"  {label:<20} {client.execute_sql(sql)[0][0]:>12,}")

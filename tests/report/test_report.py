@@ -220,9 +220,10 @@ def test_the_new_marts_are_used_when_the_warehouse_has_them(
     copy = tmp_path / "with_new_marts.duckdb"
     shutil.copy(synced_duckdb.warehouse.duckdb_path, copy)
     with duckdb.connect(str(copy)) as conn:
-        conn.execute("set schema = 'livello'")
+        conn.execute("set search_path = 'livello_marts,livello'")
         conn.execute(
-            "create table fct_cold_chain_daily as select kiosk_serial_number, sensor_position, date_key, "
+            "create or replace table livello_marts.fct_cold_chain_daily as select kiosk_serial_number, "
+            "sensor_position, date_key, "
             "local_date, 7.0 as threshold_celsius, "
             "sum(case when max_celsius > 7 then 30 else 0 end) as minutes_above_threshold, "
             "max(case when max_celsius > 7 then 30 else 0 end) as longest_excursion_minutes, "
@@ -230,7 +231,8 @@ def test_the_new_marts_are_used_when_the_warehouse_has_them(
             "from fct_temperature_hourly group by all"
         )
         conn.execute(
-            "create table fct_replenishment_plan as select kiosk_serial_number, load_cell_id, "
+            "create or replace table livello_marts.fct_replenishment_plan as select kiosk_serial_number, "
+            "load_cell_id, "
             "planogram_position, product_meta_id, product_name, quantity_on_hand, capacity, "
             "1.5 as avg_units_sold_per_day, "
             "round(quantity_on_hand / 1.5, 1) as days_of_cover, local_date + 3 as predicted_stock_out_date, "

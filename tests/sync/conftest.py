@@ -47,13 +47,14 @@ class Warehouse:
             import duckdb
 
             conn = duckdb.connect(str(self.duckdb_path), read_only=True)
-            conn.execute(f"SET schema = '{self.dataset}'")
+            # the marts first (their own schema), then the raw tables: queries name both unqualified
+            conn.execute(f"SET search_path = '{self.dataset}_marts,{self.dataset}'")
             return conn
         import psycopg2
 
         conn = psycopg2.connect(self.dsn)
         with conn.cursor() as cur:
-            cur.execute(f"SET search_path TO {self.dataset}")
+            cur.execute(f"SET search_path TO {self.dataset}_marts, {self.dataset}")
         return conn
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
@@ -117,7 +118,8 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(
-            f"DROP SCHEMA IF EXISTS {dataset} CASCADE; DROP SCHEMA IF EXISTS {dataset}_staging CASCADE"
+            f"DROP SCHEMA IF EXISTS {dataset} CASCADE; DROP SCHEMA IF EXISTS {dataset}_staging CASCADE; "
+            f"DROP SCHEMA IF EXISTS {dataset}_marts CASCADE"
         )
     conn.close()
 

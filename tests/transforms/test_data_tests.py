@@ -29,8 +29,18 @@ def _failed_build(warehouse: Warehouse) -> tuple[dict[str, int], str]:
     return failed, str(excinfo.value)
 
 
+def _constraints(warehouse: Warehouse) -> list[tuple[object, ...]]:
+    if warehouse.engine == "duckdb":
+        sql = "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = %s"
+    else:
+        sql = "SELECT contype, count(*) FROM pg_constraint WHERE connamespace = %s::regnamespace GROUP BY 1"
+    return sorted(warehouse.query(sql, warehouse.marts))
+
+
 def test_a_line_total_that_disagrees_with_its_transaction_fails_the_build(tamperable: Warehouse) -> None:
     before = tamperable.query("SELECT count(*), sum(gross_amount) FROM fct_sales")
+    constraints = _constraints(tamperable)
+    assert constraints
     with tampered(
         tamperable,
         "UPDATE transactions__items_purchased SET total = total + 1 WHERE product_meta_id = 201",
@@ -42,6 +52,7 @@ def test_a_line_total_that_disagrees_with_its_transaction_fails_the_build(tamper
     assert "sample: transaction_id, gross_amount, lines_gross" in message
     # rolled back: the marts are still those of the last good build
     assert tamperable.query("SELECT count(*), sum(gross_amount) FROM fct_sales") == before
+    assert _constraints(tamperable) == constraints  # with their keys and foreign keys
     assert not build(tamperable.pipeline).failed_tests  # and the undone data builds again
 
 
