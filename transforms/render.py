@@ -134,11 +134,15 @@ def render_select(
 
     `raw_columns` maps every raw table present in the dataset to its column names; `schemas` maps a model to
     the schema it lives in when that is not `dataset` (`TEMP_SCHEMA` for the build's temporary tables);
-    `settings` holds the values `setting('name')` stands for.
+    `settings` holds the values `setting('name')` stands for (default: the declared defaults).
     """
     parsed = parse_sql(sql)
     schemas = schemas or {}
-    settings = settings or {}
+    if settings is None:
+        # the declared defaults (transforms/settings.py): rendering for a look, not for a build
+        from transforms.settings import TransformSettings
+
+        settings = TransformSettings().model_settings()
     # Only what this statement references goes into the cache key, so other tables' changes do not miss it.
     return _render(
         sql,

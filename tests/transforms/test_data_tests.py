@@ -128,3 +128,22 @@ def test_missing_raw_tables_and_all_null_columns_build_empty_marts(empty: Wareho
     counts = report.row_counts()
     assert counts["dim_kiosk"] == 3 and counts["fct_sales"] == 0 and counts["dim_date"] == 0
     assert empty.query("SELECT count(*) FROM dim_kiosk WHERE latest_temperature_celsius IS NULL") == [(3,)]
+
+
+def test_the_cold_chain_rule_follows_its_settings(tamperable: Warehouse) -> None:
+    from transforms.settings import TransformSettings
+
+    query = (
+        "SELECT kiosk_serial_number, minutes_above_threshold, longest_excursion_minutes, is_breach "
+        "FROM fct_cold_chain_daily ORDER BY 1"
+    )
+    settings = TransformSettings(cold_chain_max_celsius=7.4, cold_chain_breach_minutes=35)
+    try:
+        build(tamperable.pipeline, settings)
+        # 7.4 °C is not above 7.4; LIV-0003's 35 minutes at 8.0 °C are not longer than 35
+        assert tamperable.query(query) == [("LIV-0001", 0, 0, False), ("LIV-0002", 0, 0, False)] + [
+            ("LIV-0003", 40, 35, False)
+        ]
+    finally:
+        build(tamperable.pipeline)  # the defaults again, for the module's other tests
+    assert tamperable.query(query)[-1] == ("LIV-0003", 40, 35, True)
