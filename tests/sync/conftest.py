@@ -47,8 +47,14 @@ class Warehouse:
             import duckdb
 
             conn = duckdb.connect(str(self.duckdb_path), read_only=True)
-            # the marts first (their own schema), then the raw tables: queries name both unqualified
-            conn.execute(f"SET search_path = '{self.dataset}_marts,{self.dataset}'")
+            # the marts first (their own schema, once a transform made it), then the raw tables: queries
+            # name both unqualified
+            marts = conn.execute(
+                "select count(*) from information_schema.schemata where schema_name = ?",
+                [f"{self.dataset}_marts"],
+            ).fetchone()
+            schemas = f"{self.dataset}_marts,{self.dataset}" if marts and marts[0] else self.dataset
+            conn.execute(f"SET search_path = '{schemas}'")
             return conn
         import psycopg2
 

@@ -8,7 +8,8 @@ description: |
   cells of a kiosk splits its demand evenly. Days of cover = on hand / demand; the predicted stock-out date is the
   snapshot's day plus the whole days of cover (null without demand). Units expiring by the visit (expiry date on
   or before it) follow the refills' expiry dates, first in first out (the units on hand are the latest added);
-  null when the cell states no expiry date, or states one by the visit but its refills are not synced. The
+  0 for an empty cell; null when the cell states no expiry date, or states one by the visit but its refills are
+  not synced. The
   suggested refill fills the cell to capacity after removing the expiring units, never beyond; its cost and
   sales value are at the line's unit cost and gross price, rounded half-up to the cent.
 grain: one load cell of one kiosk at the kiosk's latest inventory snapshot
@@ -191,7 +192,9 @@ planned AS (
         m.demand_days,
         m.milli_per_day,
         CASE
-            WHEN c.product_line_id IS NULL OR c.next_expiration_date IS NULL THEN NULL
+            WHEN c.product_line_id IS NULL THEN NULL
+            WHEN c.quantity_on_hand = 0 THEN 0
+            WHEN c.next_expiration_date IS NULL THEN NULL
             WHEN c.next_expiration_date > c.next_visit_date THEN 0
             WHEN e.units IS NULL THEN NULL
             ELSE CAST(e.units AS INTEGER)
