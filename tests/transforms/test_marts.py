@@ -313,15 +313,18 @@ def test_every_mart_column_has_the_same_type_on_duckdb_and_postgres(built_both: 
 
 def _bi_questions() -> list[str]:
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    questions = text.split("## Five questions answered in SQL", 1)[1]
+    questions = text.split("## Seven questions answered in SQL", 1)[1]
     return re.findall(r"```sql\n(.*?)```", questions, re.DOTALL)
 
 
-def test_the_five_bi_questions_of_the_docs_run_on_the_marts(built: Warehouse) -> None:
+def test_the_seven_bi_questions_of_the_docs_run_on_the_marts(built: Warehouse) -> None:
     questions = _bi_questions()
-    assert len(questions) == 5
+    assert len(questions) == 7
     for sql in questions:
         built.query(sql.strip().rstrip(";"))
     # revenue per kiosk per week keeps currencies apart
     rows = built.query(questions[0].strip().rstrip(";"))
     assert {(r[0], r[5]) for r in rows} == {("LIV-0001", "EUR"), ("LIV-0002", "CHF"), ("LIV-0003", "GBP")}
+    # the cold-chain question finds the fixture's two breach days (LIV-0001 top, LIV-0003 bottom)
+    breaches = built.query(questions[6].strip().rstrip(";"))
+    assert {(r[0], r[3]) for r in breaches} == {("LIV-0001", "top"), ("LIV-0003", "bottom")}
