@@ -140,8 +140,4 @@ def _comment(client: SqlClient, dialect: str, schema: str, model: Model) -> None
     statements = [f"COMMENT ON TABLE {table} IS {_string(table_comment(model))}"]
     for column, meaning in model.columns.items():
         statements.append(f"COMMENT ON COLUMN {table}.{identifier(dialect, column)} IS {_string(meaning)}")
-    if dialect == "postgres":
-        client.execute_sql("; ".join(statements))  # one round trip per table
-    else:
-        for statement in statements:
-            client.execute_sql(statement)
+    client.execute_sql("; ".join(statements))  # one call per table, not one per column
