@@ -506,7 +506,11 @@ def check_postgres(warehouse: Warehouse) -> tuple[str, str, int]:
             f"cannot reach PostgreSQL at {where} ({detail}): is the server up and reachable from here?",
             EXIT_UNREACHABLE,
         )
-    schemas = (warehouse.dataset, f"{warehouse.dataset}_staging")  # dlt's merge loads go through _staging
+    from transforms.settings import marts_schema
+
+    marts = marts_schema(warehouse.dataset)
+    # dlt's merge loads go through _staging; the transform writes the marts' schema
+    schemas = tuple(dict.fromkeys((warehouse.dataset, f"{warehouse.dataset}_staging", marts)))
     try:
         connection.set_session(readonly=True, autocommit=True)
         with connection.cursor() as cursor:
@@ -545,7 +549,7 @@ def check_postgres(warehouse: Warehouse) -> tuple[str, str, int]:
             foreign, tables = cursor.fetchone()
             if foreign and not superuser:
                 problems.append(
-                    f"{foreign} table(s) in {warehouse.dataset} belong to other roles, and a run alters "
+                    f"{foreign} table(s) in {', '.join(schemas)} belong to other roles, and a run alters "
                     f"them (new columns, rebuilt marts): make {user} their owner"
                 )
     except psycopg2.Error as error:
@@ -565,7 +569,8 @@ def check_postgres(warehouse: Warehouse) -> tuple[str, str, int]:
     )
     return (
         OK,
-        f"PostgreSQL {version} at {where} as {user}: may create in schema {warehouse.dataset} ({held})",
+        f"PostgreSQL {version} at {where} as {user}: may create in schemas {warehouse.dataset} and {marts} "
+        f"({held})",
         0,
     )
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 Printer = Callable[[str], None]
 
@@ -35,6 +36,9 @@ def _headlines() -> list[str]:
         ),
     ]
     with pipeline.sql_client() as client:
+        from transforms.settings import use_marts
+
+        use_marts(client)  # fct_sales is in the marts' schema, the raw tables in the dataset's
         for label, sql in queries:
             try:
                 out.append(f"  {label:<20} {client.execute_sql(sql)[0][0]:>12,}")
@@ -53,7 +57,69 @@ def _headlines() -> list[str]:
             out.append(f"  {'fct_sales lines':<20} {rows[0][0]:>12,}")
         except Exception:
             pass
+        out += _planning(client)
     return out
+
+
+def _planning(client: Any) -> list[str]:
+    """What the marts an operator plans with say about the demo fleet (one line each; a mart that is missing
+    is left out)."""
+    lines = ["", "What the planning marts say:"]
+    queries: list[tuple[str, str, Callable[[Sequence[Any]], str]]] = [
+        (
+            "fct_replenishment_plan",
+            "select count(*), sum(case when suggested_refill_quantity > 0 then 1 else 0 end), "
+            "coalesce(sum(suggested_refill_quantity), 0), "
+            "sum(case when units_expiring_before_next_visit > 0 then units_expiring_before_next_visit end), "
+            "sum(case when predicted_stock_out_date <= next_visit_date then 1 else 0 end) "
+            "from fct_replenishment_plan",
+            lambda r: (
+                f"{r[1]:,} of {r[0]:,} load cells to refill at the next visit, {r[2]:,} units; "
+                f"{r[3] or 0:,} units expire by then; {r[4] or 0:,} cells run empty before it"
+            ),
+        ),
+        (
+            "  refill cost",
+            "select currency, sum(suggested_refill_cost), sum(suggested_refill_sales_value) "
+            "from fct_replenishment_plan group by currency order by currency",
+            lambda r: f"{r[0]} {r[1]:,.2f} at cost, {r[2]:,.2f} sales value",
+        ),
+        (
+            "fct_cold_chain_daily",
+            "select count(*), sum(case when is_breach then 1 else 0 end), "
+            "coalesce(sum(minutes_above_threshold), 0), "
+            "coalesce(max(longest_excursion_minutes), 0), max(threshold_celsius), max(breach_after_minutes) "
+            "from fct_cold_chain_daily",
+            lambda r: (
+                f"{r[0]:,} sensor-days, {r[1]:,} breach the rule (an excursion above "
+                f"{float(r[4] or 0):g} °C longer than {r[5] or 0} min); "
+                f"{r[2]:,} minutes above in all, longest excursion {r[3]:,} min"
+            ),
+        ),
+        (
+            "fct_kiosk_daily",
+            "select count(*), count(distinct kiosk_serial_number), coalesce(sum(sessions), 0), "
+            "coalesce(sum(quiet_opening_hours), 0), coalesce(sum(usual_opening_hours), 0), "
+            "sum(case when sessions = 0 then 1 else 0 end) from fct_kiosk_daily",
+            lambda r: (
+                f"{r[0]:,} kiosk-days of {r[1]:,} kiosks, {r[2]:,} sessions; {r[3]:,} of {r[4]:,} "
+                f"usual opening hours without a session; {r[5]:,} days without any"
+            ),
+        ),
+        (
+            "dim_promocode",
+            "select count(*), sum(case when is_usable then 1 else 0 end) from dim_promocode",
+            lambda r: f"{r[0]:,} promocodes synced, {r[1] or 0:,} usable",
+        ),
+    ]
+    for label, sql, describe in queries:
+        try:
+            rows = client.execute_sql(sql) or []
+        except Exception:
+            continue
+        for row in rows:
+            lines.append(f"  {label:<23} {describe(row)}")
+    return lines if len(lines) > 2 else []
 
 
 def run_demo(*, duckdb_path: str, kiosks: int, days: int, seed: int, out: Printer, err: Printer) -> int:
@@ -85,6 +151,10 @@ def run_demo(*, duckdb_path: str, kiosks: int, days: int, seed: int, out: Printe
                         "SOURCES__LIVELLO__PSEUDONYMIZATION_KEY", "livello-demo-pseudonymization-key"
                     ),
                     "SOURCES__LIVELLO__PIPELINES_DIR": str(pipelines_dir),
+                    # the API cannot list promocodes: the simulator's codes of its first organizations
+                    "SOURCES__LIVELLO__PROMOCODES": os.environ.get(
+                        "SOURCES__LIVELLO__PROMOCODES", DEMO_PROMOCODES
+                    ),
                     "DESTINATION__DUCKDB__CREDENTIALS": str(path),
                 }
             )
@@ -108,6 +178,7 @@ def run_demo(*, duckdb_path: str, kiosks: int, days: int, seed: int, out: Printe
 
 
 DEMO_PIPELINES_DIR = Path(".livello-sync") / "demo-pipelines"
+DEMO_PROMOCODES = "10100,10101,10102,10200,10201,10202"
 
 
 def _reconciled() -> str:

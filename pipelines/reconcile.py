@@ -138,7 +138,11 @@ class Warehouse:
     """Queries over the marts through dlt's sql_client (same SQL on DuckDB and PostgreSQL)."""
 
     def __init__(self, sql_client: Any) -> None:
+        from transforms.settings import use_marts
+
         self._client = sql_client
+        # the marts live in their own schema (sources.livello.marts_schema): name them unqualified below
+        use_marts(sql_client)
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in (self._client.execute_sql(sql, *args) or [])]

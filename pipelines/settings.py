@@ -45,6 +45,7 @@ from sources.livello.config import (
 from sources.livello.config import parse_duration as _parse_duration
 from sources.livello.endpoints import RESOURCE_NAMES, Endpoint, select
 from sources.livello.redaction import SECRETS
+from transforms.settings import TransformSettings
 
 DESTINATIONS = ("duckdb", "postgres")
 DEFAULT_DATASET = "livello"
@@ -92,7 +93,7 @@ class PipelineSettings(BaseConfiguration):
         return fallback, {key: age for key, age in ages.items() if age is not None}
 
 
-KNOWN_SETTINGS = known_fields(ClientSettings, SourceSettings, PipelineSettings)
+KNOWN_SETTINGS = known_fields(ClientSettings, SourceSettings, PipelineSettings, TransformSettings)
 
 
 PROJECT_DIR_ENV = "LIVELLO_SYNC_PROJECT_DIR"

@@ -1,6 +1,6 @@
 """Turn one model's SQL (written once, in DuckDB's dialect) into SQL for the target engine.
 
-Five rewrites happen on sqlglot's syntax tree, never on text, in this order:
+Six rewrites happen on sqlglot's syntax tree, never on text, in this order:
 1. Macros (`date_key(...)`, `local_time(...)`, see transforms/macros.py) are expanded, so every model shares
    one definition of the date key and of kiosk-local time.
 2. `raw.<table>` names a table loaded by dlt. It is qualified with the dataset schema. dlt creates no column
@@ -14,7 +14,9 @@ Five rewrites happen on sqlglot's syntax tree, never on text, in this order:
    128-bit integer in DuckDB whose rescaling cast is ~30x slower than the 64-bit one (6 s instead of 0.2 s per
    million values); raw amounts stay far below the 999,999,999 that DECIMAL(18, 9) holds. Same SQL on both
    engines.
-5. The tree is generated in the target dialect (PostgreSQL or DuckDB).
+5. `setting('name')` becomes the literal value of that build setting (transforms/settings.py: the cold-chain
+   limit and breach rule), so a threshold is configured in one place and still a constant to the planner.
+6. The tree is generated in the target dialect (PostgreSQL or DuckDB).
 
 Parsing and rendering are cached per process: a build renders every model and data test, and the test suite
 builds the same SQL many times.
@@ -22,9 +24,11 @@ builds the same SQL many times.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -48,6 +52,7 @@ class ParsedSql:
     tree: exp.Expression
     raw_tables: frozenset[str]  # raw.<table> references
     relations: frozenset[str]  # every other table that is not a CTE: the models it reads
+    settings: frozenset[str] = frozenset()  # the build settings it reads through setting('name')
 
 
 def _named_tables(tree: exp.Expression) -> Iterator[exp.Table]:
@@ -68,7 +73,32 @@ def parse_sql(sql: str) -> ParsedSql:
             raw_tables.add(table.name)
         elif not table.db and table.name not in cte_names:
             relations.add(table.name)
-    return ParsedSql(tree, frozenset(raw_tables), frozenset(relations))
+    names = frozenset(_setting_name(call) for call in _setting_calls(tree))
+    return ParsedSql(tree, frozenset(raw_tables), frozenset(relations), names)
+
+
+def _setting_calls(tree: exp.Expression) -> Iterator[exp.Anonymous]:
+    return (c for c in tree.find_all(exp.Anonymous) if c.name.lower() == "setting")
+
+
+def _setting_name(call: exp.Anonymous) -> str:
+    args = call.expressions
+    if len(args) != 1 or not (isinstance(args[0], exp.Literal) and args[0].is_string):
+        raise RenderError(f"setting() takes one quoted name: {call.sql()}")
+    return str(args[0].this)
+
+
+def _literal(value: Any) -> exp.Expression:
+    # A decimal stays a typed decimal on both engines (a bare 7.5 is DECIMAL on DuckDB, numeric on
+    # PostgreSQL).
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, Decimal):
+        scale = max(0, -int(value.as_tuple().exponent))  # type: ignore[operator]
+        return exp.cast(exp.Literal.number(str(value)), exp.DataType.build(f"DECIMAL(18, {scale})"))
+    return exp.Literal.string(str(value))
 
 
 _NARROW_DECIMAL = exp.DataType.build("DECIMAL(18, 9)")
@@ -98,14 +128,21 @@ def render_select(
     dataset: str,
     raw_columns: Mapping[str, frozenset[str]],
     schemas: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> str:
     """Return `sql` rewritten for `dialect`, with tables qualified by `dataset`.
 
     `raw_columns` maps every raw table present in the dataset to its column names; `schemas` maps a model to
-    the schema it lives in when that is not `dataset` (`TEMP_SCHEMA` for the build's temporary tables).
+    the schema it lives in when that is not `dataset` (`TEMP_SCHEMA` for the build's temporary tables);
+    `settings` holds the values `setting('name')` stands for (default: the declared defaults).
     """
     parsed = parse_sql(sql)
     schemas = schemas or {}
+    if settings is None:
+        # the declared defaults (transforms/settings.py): rendering for a look, not for a build
+        from transforms.settings import TransformSettings
+
+        settings = TransformSettings().model_settings()
     # Only what this statement references goes into the cache key, so other tables' changes do not miss it.
     return _render(
         sql,
@@ -113,6 +150,7 @@ def render_select(
         dataset,
         tuple(sorted((name, raw_columns.get(name)) for name in parsed.raw_tables)),
         tuple(sorted((name, schemas[name]) for name in parsed.relations if name in schemas)),
+        tuple(sorted((name, settings[name]) for name in parsed.settings if name in settings)),
     )
 
 
@@ -123,10 +161,18 @@ def _render(
     dataset: str,
     raw_columns: tuple[tuple[str, frozenset[str] | None], ...],
     schemas: tuple[tuple[str, str], ...],
+    settings: tuple[tuple[str, Any], ...] = (),
 ) -> str:
     tree = parse_sql(sql).tree.copy()
     present = dict(raw_columns)
     schema_of = dict(schemas)
+    values = dict(settings)
+    for call in list(_setting_calls(tree)):
+        name = _setting_name(call)
+        if name not in values:
+            known = ", ".join(sorted(values)) or "none"
+            raise RenderError(f"setting({name!r}) has no value (known: {known})")
+        call.replace(_literal(values[name]))
     cte_names = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     raw_aliases: dict[str, frozenset[str]] = {}
 
@@ -172,3 +218,12 @@ def temporary(dialect: str, name: str) -> str:
     """`name` in the session's temporary schema (where CREATE TEMPORARY TABLE puts it)."""
     catalog, db = _TEMP_LOCATIONS[dialect]
     return exp.table_(name, db=db, catalog=catalog, quoted=True).sql(dialect=dialect)
+
+
+def search_path(dialect: str, schemas: Sequence[str]) -> str:
+    """The statement making `schemas` (first wins) the session's search path: lets hand-written SQL
+    (reconcile, the README's questions, tests) name marts and raw tables unqualified in their two schemas."""
+    names = [identifier(dialect, s) for s in dict.fromkeys(schemas)]
+    if dialect == "duckdb":
+        return "SET search_path = '" + ",".join(names).replace("'", "''") + "'"
+    return "SET search_path TO " + ", ".join([*names, "public"])

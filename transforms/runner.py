@@ -4,6 +4,12 @@ Entry point for the pipeline: `build(pipeline)`, called after every load and by 
 The whole build runs in one transaction: BI tools see either the previous marts or the new ones, and a failed
 data test rolls the build back (the previous, tested marts stay) and raises `DataTestsFailed`. Intermediate
 models are temporary tables of that session, dropped before the commit.
+
+Staging views stay in the dataset's schema beside the raw tables; the marts go to their own schema
+(transforms/settings.py, default `<dataset>_marts`), the only one a BI tool needs. Once the data tests pass,
+the same transaction declares what the model headers state, so BI tools can infer joins and explain columns
+(transforms/constraints.py): primary keys and NOT NULL on both engines, foreign keys (with an index each) on
+PostgreSQL, and table and column comments.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from transforms import constraints
 from transforms.models import DataTest, Model, all_data_tests, load_models
 from transforms.render import TEMP_SCHEMA, identifier, qualified, qualified_schema, render_select, temporary
+from transforms.settings import TransformSettings, transform_settings
 
 SAMPLE_ROWS = 5
 SUPPORTED_DIALECTS = ("duckdb", "postgres")
@@ -67,6 +75,7 @@ class DataTestResult:
 class BuildReport:
     dialect: str
     dataset: str
+    marts_schema: str = ""
     models: list[ModelResult] = field(default_factory=list)
     tests: list[DataTestResult] = field(default_factory=list)
     seconds: float = 0.0
@@ -80,7 +89,10 @@ class BuildReport:
 
     def summary(self) -> str:
         width = max((len(m.name) for m in self.models), default=10)
-        lines = [f"transform on {self.dialect} dataset {self.dataset}: {self.seconds:.2f}s"]
+        lines = [
+            f"transform on {self.dialect} dataset {self.dataset} (marts in {self.marts_schema}): "
+            f"{self.seconds:.2f}s"
+        ]
         for m in self.models:
             if m.materialization == "table":
                 lines.append(f"  {m.name:<{width}}  {m.rows:>10} rows  {m.seconds:6.2f}s")
@@ -114,24 +126,31 @@ def dialect_of(pipeline: Any) -> str:
     raise TransformError(f"transforms support {', '.join(SUPPORTED_DIALECTS)}, not destination {name!r}")
 
 
-def build(pipeline: Any) -> BuildReport:
-    """Rebuild staging views and marts in `pipeline`'s dataset, then run every data test.
+def build(pipeline: Any, settings: TransformSettings | None = None) -> BuildReport:
+    """Rebuild staging views in `pipeline`'s dataset and the marts in their schema, then run every data test.
 
-    Raises `DataTestsFailed` (listing test, table, offending row count and a sample) when a test fails.
+    `settings` default to the configured ones (`sources.livello.marts_schema`, the cold-chain rule). Raises
+    `DataTestsFailed` (listing test, table, offending row count and a sample) when a test fails.
     """
     dialect = dialect_of(pipeline)
+    settings = settings or transform_settings()
     with pipeline.sql_client() as client:
-        return build_with_client(client, dialect=dialect, dataset=pipeline.dataset_name)
+        return build_with_client(client, dialect=dialect, dataset=pipeline.dataset_name, settings=settings)
 
 
-def build_with_client(client: SqlClient, *, dialect: str, dataset: str) -> BuildReport:
+def build_with_client(
+    client: SqlClient, *, dialect: str, dataset: str, settings: TransformSettings | None = None
+) -> BuildReport:
     if dialect not in SUPPORTED_DIALECTS:
         raise TransformError(f"unsupported dialect {dialect!r}")
-    report = BuildReport(dialect=dialect, dataset=dataset)
+    settings = settings or transform_settings()
+    target = Target(dialect, dataset, settings.schema_for(dataset), settings.model_settings())
+    report = BuildReport(dialect=dialect, dataset=dataset, marts_schema=target.marts)
     started = time.perf_counter()
     _set_utc_session(client, dialect)
     # A transform before the first load (or with nothing loaded yet) builds empty marts instead of failing.
-    client.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {qualified_schema(dialect, dataset)}")
+    for schema in dict.fromkeys((dataset, target.marts)):
+        client.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {qualified_schema(dialect, schema)}")
     raw_columns = _raw_columns(client, dialect, dataset, {m.name for m in load_models()})
     step = "start"
     try:
@@ -141,16 +160,26 @@ def build_with_client(client: SqlClient, *, dialect: str, dataset: str) -> Build
                 # JIT-compiles them, which costs more than it saves (measured: 5 % of a build at 1M sales
                 # lines, 30 % at 100k). LOCAL: for this transaction only.
                 client.execute_sql("SET LOCAL jit = off")
+            step = "dropping the previous constraints"
+            constraints.drop_foreign_keys(client, dialect, target.marts)
+            if target.marts != dataset:
+                step = "moving the marts out of the dataset's schema"
+                _drop_marts_in(client, dialect, dataset)
             for model in load_models():
                 step = f"model {model.name}"
-                report.models.append(_build_model(client, model, dialect, dataset, raw_columns))
+                report.models.append(_build_model(client, model, target, raw_columns))
             step = "data tests"
-            report.tests = run_data_tests(client, dialect=dialect, dataset=dataset)
-            report.seconds = time.perf_counter() - started
+            report.tests = run_data_tests(client, dialect=dialect, dataset=dataset, settings=settings)
             if report.failed_tests:
+                report.seconds = time.perf_counter() - started
                 raise DataTestsFailed(report)
+            # Only after the tests: a violation is then reported by its test (name, rows, sample), and the
+            # constraints cannot fail on data the tests accepted.
+            step = "declaring keys, constraints and comments"
+            constraints.declare(client, dialect, target.marts, [m for m in load_models() if m.kind == "mart"])
             step = "dropping temporary tables"
             _drop_temporary_tables(client, dialect)
+            report.seconds = time.perf_counter() - started
     except TransformError:
         raise
     except Exception as exc:  # noqa: BLE001 - name the step; the driver's message says what went wrong
@@ -158,9 +187,38 @@ def build_with_client(client: SqlClient, *, dialect: str, dataset: str) -> Build
     return report
 
 
-def model_schemas() -> dict[str, str]:
-    """Models that do not live in the dataset's schema: the intermediate ones are temporary tables."""
-    return {m.name: TEMP_SCHEMA for m in load_models() if m.kind == "intermediate"}
+@dataclass(frozen=True)
+class Target:
+    """Where one build writes: the dataset (raw tables, staging views) and the marts' schema."""
+
+    dialect: str
+    dataset: str
+    marts: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def schemas(self) -> dict[str, str]:
+        return model_schemas(self.marts)
+
+
+def model_schemas(marts_schema: str) -> dict[str, str]:
+    """Models that do not live in the dataset's schema: the marts have their own, the intermediate ones are
+    temporary tables."""
+    schemas = {}
+    for model in load_models():
+        if model.kind == "intermediate":
+            schemas[model.name] = TEMP_SCHEMA
+        elif model.kind == "mart":
+            schemas[model.name] = marts_schema
+    return schemas
+
+
+def _drop_marts_in(client: SqlClient, dialect: str, dataset: str) -> None:
+    # Warehouses built before the marts had their own schema hold them beside the raw tables: a BI tool
+    # would find two copies, the old one stale. Only mart names are dropped, never a raw table.
+    for model in reversed(load_models()):
+        if model.kind == "mart":
+            client.execute_sql(f"DROP TABLE IF EXISTS {qualified(dialect, dataset, model.name)}")
 
 
 def _set_utc_session(client: SqlClient, dialect: str) -> None:
@@ -187,11 +245,17 @@ def _raw_columns(
 
 
 def _build_model(
-    client: SqlClient, model: Model, dialect: str, dataset: str, raw_columns: dict[str, frozenset[str]]
+    client: SqlClient, model: Model, target: Target, raw_columns: dict[str, frozenset[str]]
 ) -> ModelResult:
     started = time.perf_counter()
+    dialect, dataset = target.dialect, target.dataset
     select = render_select(
-        model.sql, dialect=dialect, dataset=dataset, raw_columns=raw_columns, schemas=model_schemas()
+        model.sql,
+        dialect=dialect,
+        dataset=dataset,
+        raw_columns=raw_columns,
+        schemas=target.schemas,
+        settings=target.settings,
     )
     rows: int | None = None
     if model.kind == "intermediate":
@@ -204,14 +268,14 @@ def _build_model(
             # of every mart on them (a sort-merge of all transactions instead of a hash join, 1 s at 1M lines)
             client.execute_sql(f"ANALYZE {temporary(dialect, model.name)}")
     elif model.kind == "staging":
-        target = qualified(dialect, dataset, model.name)
-        client.execute_sql(f"DROP VIEW IF EXISTS {target}")
-        client.execute_sql(f"CREATE VIEW {target} AS {select}")
+        view = qualified(dialect, dataset, model.name)
+        client.execute_sql(f"DROP VIEW IF EXISTS {view}")
+        client.execute_sql(f"CREATE VIEW {view} AS {select}")
     else:
-        target = qualified(dialect, dataset, model.name)
-        client.execute_sql(f"DROP TABLE IF EXISTS {target}")
-        client.execute_sql(f"CREATE TABLE {target} AS {select}")
-        rows = int(_scalar(client, f"SELECT count(*) FROM {target}"))
+        table = qualified(dialect, target.marts, model.name)
+        client.execute_sql(f"DROP TABLE IF EXISTS {table}")
+        client.execute_sql(f"CREATE TABLE {table} AS {select}")
+        rows = int(_scalar(client, f"SELECT count(*) FROM {table}"))
     return ModelResult(model.name, model.materialization, rows, time.perf_counter() - started)
 
 
@@ -231,24 +295,36 @@ def _scalar(client: SqlClient, sql: str) -> Any:
 # --- data tests -------------------------------------------------------------------------------------------
 
 
-def run_data_tests(client: SqlClient, *, dialect: str, dataset: str) -> list[DataTestResult]:
+def run_data_tests(
+    client: SqlClient, *, dialect: str, dataset: str, settings: TransformSettings | None = None
+) -> list[DataTestResult]:
     # Not-null and relationship tests are first counted together, one scan per model; only a test whose count
     # is not 0 runs on its own, for its exact count and sample.
-    screened = _screen(client, dialect=dialect, dataset=dataset)
+    settings = settings or transform_settings()
+    screened = _screen(client, dialect=dialect, dataset=dataset, settings=settings)
     results = []
     for test in all_data_tests():
         if screened.get(test) == 0:
             results.append(DataTestResult(test.name, test.model, 0))
             continue
-        results.append(run_data_test(client, test, dialect=dialect, dataset=dataset))
+        results.append(run_data_test(client, test, dialect=dialect, dataset=dataset, settings=settings))
     return results
 
 
-def _render(sql: str, dialect: str, dataset: str) -> str:
-    return render_select(sql, dialect=dialect, dataset=dataset, raw_columns={}, schemas=model_schemas())
+def _render(sql: str, dialect: str, dataset: str, settings: TransformSettings) -> str:
+    return render_select(
+        sql,
+        dialect=dialect,
+        dataset=dataset,
+        raw_columns={},
+        schemas=model_schemas(settings.schema_for(dataset)),
+        settings=settings.model_settings(),
+    )
 
 
-def _screen(client: SqlClient, *, dialect: str, dataset: str) -> dict[DataTest, int]:
+def _screen(
+    client: SqlClient, *, dialect: str, dataset: str, settings: TransformSettings
+) -> dict[DataTest, int]:
     """Offending rows of every not-null and relationship test, counted per model in one query.
 
     A relationship counts the rows of `model` without a match in `to_model`. The LEFT JOINs of one query can
@@ -270,16 +346,25 @@ def _screen(client: SqlClient, *, dialect: str, dataset: str) -> dict[DataTest, 
                 target = f"d{i}.{test.to_column}"
                 joins.append(f"LEFT JOIN {test.to_model} AS d{i} ON {column} = {target}")
                 sums.append(f"sum(CASE WHEN {column} IS NOT NULL AND {target} IS NULL THEN 1 ELSE 0 END)")
-        query = _render(f"SELECT {', '.join(sums)} FROM {model} AS f {' '.join(joins)}", dialect, dataset)
+        query = _render(
+            f"SELECT {', '.join(sums)} FROM {model} AS f {' '.join(joins)}", dialect, dataset, settings
+        )
         row = (client.execute_sql(query) or [[None] * len(tests)])[0]
         for test, value in zip(tests, row, strict=True):
             counts[test] = int(value or 0)
     return counts
 
 
-def run_data_test(client: SqlClient, test: DataTest, *, dialect: str, dataset: str) -> DataTestResult:
+def run_data_test(
+    client: SqlClient,
+    test: DataTest,
+    *,
+    dialect: str,
+    dataset: str,
+    settings: TransformSettings | None = None,
+) -> DataTestResult:
     started = time.perf_counter()
-    query = _render(test.sql, dialect, dataset)
+    query = _render(test.sql, dialect, dataset, settings or transform_settings())
     # One pass for the sample (plus one row beyond it), a count only when there are more offending rows.
     with client.execute_query(f"SELECT * FROM ({query}) AS offending LIMIT {SAMPLE_ROWS + 1}") as cursor:
         columns = tuple(d[0] for d in cursor.description)

@@ -1,6 +1,7 @@
 """Read-only access to the marts through dlt's SQL client, in SQL that runs unchanged on DuckDB and
-PostgreSQL. Every query names its tables through `Reader.t()` (schema-qualified, quoted by dlt), binds values
-as `%s` parameters, and keeps to portable SQL: no engine-specific functions, ratios and rounding in Python.
+PostgreSQL. Every query names its tables through `Reader.t()` (schema-qualified and quoted: the marts in
+their own schema, `sync_runs` in the dataset's), binds values as `%s` parameters, and keeps to portable SQL:
+no engine-specific functions, ratios and rounding in Python.
 """
 
 from __future__ import annotations
@@ -23,13 +24,20 @@ OPTIONAL_TABLES = ("fct_cold_chain_daily", "fct_replenishment_plan", "sync_runs"
 
 
 class Reader:
-    def __init__(self, client: Any, dataset: str) -> None:
+    def __init__(self, client: Any, dataset: str, marts_schema: str | None = None) -> None:
+        from transforms.settings import marts_schema as configured
+
         self.client = client
         self.dataset = dataset
+        self.marts_schema = marts_schema or configured(dataset)
         self._columns: dict[str, list[str]] | None = None
+        self._schema_of: dict[str, str] = {}
 
     def t(self, name: str) -> str:
-        return str(self.client.make_qualified_table_name(name))
+        """`name` qualified by the schema it was found in (the marts' unless it is only in the dataset's)."""
+        self.tables  # noqa: B018 - finds where each table lives
+        escape = self.client.capabilities.escape_identifier
+        return f"{escape(self._schema_of.get(name, self.marts_schema))}.{escape(name)}"
 
     def rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         with self.client.execute_query(sql, *args) as cursor:
@@ -42,18 +50,24 @@ class Reader:
 
     @property
     def tables(self) -> dict[str, list[str]]:
-        """Tables and views of the dataset with their columns (in table order)."""
+        """Tables and views of the marts' and the dataset's schemas with their columns (in table order); a
+        name in both is the mart."""
         if self._columns is None:
             found = self.client.execute_sql(
-                "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = %s AND table_catalog = current_database() "
-                "ORDER BY table_name, ordinal_position",
+                "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema IN (%s, %s) AND table_catalog = current_database() "
+                "ORDER BY table_schema, table_name, ordinal_position",
+                self.marts_schema,
                 self.dataset,
             )
-            columns: dict[str, list[str]] = {}
-            for table, column in found or []:
-                columns.setdefault(str(table), []).append(str(column))
-            self._columns = columns
+            columns: dict[tuple[str, str], list[str]] = {}
+            for schema, table, column in found or []:
+                columns.setdefault((str(schema), str(table)), []).append(str(column))
+            self._columns = {}
+            for (schema, table), names in sorted(columns.items(), key=lambda i: i[0][0] == self.marts_schema):
+                # the marts' schema last: it wins
+                self._columns[table] = names
+                self._schema_of[table] = schema
         return self._columns
 
     def has(self, table: str) -> bool:

@@ -167,7 +167,7 @@ def test_postgres_reachable_writable_and_unchanged(
     before = schemas(), tree(project.parent)
     result = cli("check", "--destination", "postgres", "--dataset", "lv_check")
     assert result.code == 0, result.text
-    assert "may create in schema lv_check" in line(result, "warehouse")
+    assert "may create in schemas lv_check and lv_check_marts" in line(result, "warehouse")
     assert (schemas(), tree(project.parent)) == before
 
     # A role that may connect but not create schemas: configuration (exit 2), with the GRANT to run.

@@ -40,16 +40,31 @@ def test_the_page_is_self_contained_and_every_section_has_numbers(written: tuple
             assert any(t.section == section and t.rows for t in page.tables), section
 
 
-def test_fallback_refills_top_up_every_cell_below_half_fill(written: tuple[Synced, Page]) -> None:
-    synced, page = written
+def test_fallback_refills_top_up_every_cell_below_half_fill(
+    synced_duckdb: Synced, report: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    # A warehouse of an older version, without fct_replenishment_plan and fct_cold_chain_daily: the report
+    # falls back to the inventory and the hourly temperatures.
+    copy = tmp_path / "without_new_marts.duckdb"
+    shutil.copy(synced_duckdb.warehouse.duckdb_path, copy)
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute("drop table livello_marts.fct_replenishment_plan")
+        conn.execute("drop table livello_marts.fct_cold_chain_daily")
+        latest = (
+            "select i.kiosk_serial_number, i.planogram_position, i.capacity - i.quantity_on_hand "
+            "from livello_marts.fct_inventory_snapshot i where i.product_line_id is not null "
+            "and i.capacity > 0 and 2 * i.quantity_on_hand < i.capacity "
+            "and i.snapshot_at_utc = (select max(x.snapshot_at_utc) "
+            "from livello_marts.fct_inventory_snapshot x where x.kiosk_serial_number = i.kiosk_serial_number)"
+        )
+        cells = conn.sql(latest).fetchall()
+    truth = sorted((kiosk, position, int(units)) for kiosk, position, units in cells)
+    output = tmp_path / "report.html"
+    result = report({"DESTINATION__DUCKDB__CREDENTIALS": str(copy)}, "--output", str(output))
+    assert result.code == 0, result.err
+    page = read_page(output)
     assert "Fallback (fct_replenishment_plan is not in this warehouse)" in page.html
-    latest = (
-        "select i.kiosk_serial_number, i.planogram_position, i.capacity - i.quantity_on_hand "
-        "from fct_inventory_snapshot i where i.product_line_id is not null and i.capacity > 0 "
-        "and 2 * i.quantity_on_hand < i.capacity and i.snapshot_at_utc = (select max(x.snapshot_at_utc) "
-        "from fct_inventory_snapshot x where x.kiosk_serial_number = i.kiosk_serial_number)"
-    )
-    truth = sorted((kiosk, position, int(units)) for kiosk, position, units in synced.query(latest))
+    assert "fct_cold_chain_daily, with minutes above the limit" in page.html
     if not truth:
         assert "Nothing to refill: no cell is below 50 % fill at the latest snapshot." in page.html
         return
@@ -212,50 +227,22 @@ def test_marts_without_rows_give_a_report_that_says_so(
     assert "No run recorded in sync_runs" in page.html
 
 
-def test_the_new_marts_are_used_when_the_warehouse_has_them(
-    synced_duckdb: Synced, report: Callable[..., CliResult], tmp_path: Path
-) -> None:
-    # A copy of the warehouse with fct_cold_chain_daily and fct_replenishment_plan as the coming transforms
-    # describe them (one row per kiosk, sensor and local day; per kiosk and load cell).
-    copy = tmp_path / "with_new_marts.duckdb"
-    shutil.copy(synced_duckdb.warehouse.duckdb_path, copy)
-    with duckdb.connect(str(copy)) as conn:
-        conn.execute("set schema = 'livello'")
-        conn.execute(
-            "create table fct_cold_chain_daily as select kiosk_serial_number, sensor_position, date_key, "
-            "local_date, 7.0 as threshold_celsius, "
-            "sum(case when max_celsius > 7 then 30 else 0 end) as minutes_above_threshold, "
-            "max(case when max_celsius > 7 then 30 else 0 end) as longest_excursion_minutes, "
-            "bool_or(max_celsius > 7) as is_breach "
-            "from fct_temperature_hourly group by all"
+def test_the_plan_and_the_cold_chain_come_from_their_marts(written: tuple[Synced, Page]) -> None:
+    synced, page = written
+    first, last = synced.window()
+    minutes = dict(
+        synced.query(
+            "select kiosk_serial_number || ' ' || sensor_position, sum(minutes_above_threshold) "
+            f"from fct_cold_chain_daily where date_key between {first} and {last} "
+            "group by kiosk_serial_number, sensor_position"
         )
-        conn.execute(
-            "create table fct_replenishment_plan as select kiosk_serial_number, load_cell_id, "
-            "planogram_position, product_meta_id, product_name, quantity_on_hand, capacity, "
-            "1.5 as avg_units_sold_per_day, "
-            "round(quantity_on_hand / 1.5, 1) as days_of_cover, local_date + 3 as predicted_stock_out_date, "
-            "capacity - quantity_on_hand as suggested_refill_quantity, "
-            "(capacity - quantity_on_hand) * unit_cost as suggested_refill_cost, "
-            "(capacity - quantity_on_hand) * unit_price as suggested_refill_sales_value, currency "
-            "from fct_inventory_snapshot where product_line_id is not null "
-            "and snapshot_at_utc = (select max(snapshot_at_utc) from fct_inventory_snapshot)"
+    )
+    units = dict(
+        synced.query(
+            "select kiosk_serial_number, sum(suggested_refill_quantity) from fct_replenishment_plan "
+            "where suggested_refill_quantity > 0 group by kiosk_serial_number"
         )
-        minutes = dict(
-            conn.execute(
-                "select kiosk_serial_number || ' ' || sensor_position, sum(minutes_above_threshold) "
-                "from fct_cold_chain_daily group by all"
-            ).fetchall()
-        )
-        units = dict(
-            conn.execute(
-                "select kiosk_serial_number, sum(suggested_refill_quantity) from fct_replenishment_plan "
-                "where suggested_refill_quantity > 0 group by all"
-            ).fetchall()
-        )
-    output = tmp_path / "report.html"
-    result = report({"DESTINATION__DUCKDB__CREDENTIALS": str(copy)}, "--output", str(output))
-    assert result.code == 0, result.err
-    page = read_page(output)
+    )
     assert "Fallback" not in page.html and "From fct_replenishment_plan" in page.html
     assert "come from fct_cold_chain_daily" in page.html
     shown = {
@@ -263,6 +250,9 @@ def test_the_new_marts_are_used_when_the_warehouse_has_them(
         for r in page.table("cold-sensors").records()
     }
     assert shown == {k: int(v) for k, v in minutes.items()}
+    if not units:
+        assert "Nothing to refill: the plan suggests no units." in page.html
+        return
     planned = {r["kiosk"].split()[0]: int(number(r["units"])) for r in page.table("refills-kiosks").records()}
     assert planned == {k: int(v) for k, v in units.items()}
     cells = page.table("refills-cells")

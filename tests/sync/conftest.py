@@ -47,13 +47,20 @@ class Warehouse:
             import duckdb
 
             conn = duckdb.connect(str(self.duckdb_path), read_only=True)
-            conn.execute(f"SET schema = '{self.dataset}'")
+            # the marts first (their own schema, once a transform made it), then the raw tables: queries
+            # name both unqualified
+            marts = conn.execute(
+                "select count(*) from information_schema.schemata where schema_name = ?",
+                [f"{self.dataset}_marts"],
+            ).fetchone()
+            schemas = f"{self.dataset}_marts,{self.dataset}" if marts and marts[0] else self.dataset
+            conn.execute(f"SET search_path = '{schemas}'")
             return conn
         import psycopg2
 
         conn = psycopg2.connect(self.dsn)
         with conn.cursor() as cur:
-            cur.execute(f"SET search_path TO {self.dataset}")
+            cur.execute(f"SET search_path TO {self.dataset}_marts, {self.dataset}")
         return conn
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
@@ -117,7 +124,8 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(
-            f"DROP SCHEMA IF EXISTS {dataset} CASCADE; DROP SCHEMA IF EXISTS {dataset}_staging CASCADE"
+            f"DROP SCHEMA IF EXISTS {dataset} CASCADE; DROP SCHEMA IF EXISTS {dataset}_staging CASCADE; "
+            f"DROP SCHEMA IF EXISTS {dataset}_marts CASCADE"
         )
     conn.close()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -11,7 +13,9 @@ import dlt
 import pytest
 
 from tests.transforms.raw_fixtures import load_fixture, make_pipeline
+from transforms.render import search_path
 from transforms.runner import BuildReport, build
+from transforms.settings import marts_schema
 
 ENGINES = ("duckdb", pytest.param("postgres", marks=pytest.mark.postgres))
 
@@ -27,24 +31,39 @@ def postgres_credentials(request: pytest.FixtureRequest) -> str:
 
 
 class Warehouse:
-    """A fixture dataset on one engine, with its dlt pipeline."""
+    """A fixture dataset on one engine, with its dlt pipeline. Queries name marts and raw tables unqualified:
+    the search path holds the marts' schema, then the dataset's (where raw tables and staging views are)."""
 
     def __init__(self, engine: str, pipeline: dlt.Pipeline, report: BuildReport | None = None) -> None:
         self.engine = engine
         self.pipeline = pipeline
         self.report = report
 
-    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    @property
+    def dataset(self) -> str:
+        return str(self.pipeline.dataset_name)
+
+    @property
+    def marts(self) -> str:
+        return marts_schema(self.dataset)
+
+    @contextmanager
+    def client(self) -> Iterator[Any]:
         with self.pipeline.sql_client() as client:
+            client.execute_sql(search_path(self.engine, [self.marts, self.dataset]))
+            yield client
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with self.client() as client:
             return [tuple(r) for r in (client.execute_sql(sql, *args) or [])]
 
     def execute(self, sql: str) -> None:
-        with self.pipeline.sql_client() as client:
+        with self.client() as client:
             client.execute_sql(sql)
 
     def table(self, name: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """All rows of a table in a deterministic order, with its column names."""
-        with self.pipeline.sql_client() as client, client.execute_query(f"SELECT * FROM {name}") as cursor:
+        with self.client() as client, client.execute_query(f"SELECT * FROM {name}") as cursor:
             columns = [d[0] for d in cursor.description]
             rows = [tuple(r) for r in cursor.fetchall()]
         return columns, sorted(rows, key=lambda r: tuple((v is None, str(v)) for v in r))

@@ -424,7 +424,46 @@ def temperature() -> list[dict[str, Any]]:
                 "max": D("6.2"),
             }
         )
+    # LIV-0003 (London, UTC in March): an hourly bucket at 08:00, and at 09:00 both an hourly bucket and the
+    # minutes of that hour, read later at minutely granularity: 35 minutes at 8.0 °C (an excursion longer
+    # than 30 minutes), 5 at 6.5, 5 at 7.5 (fct_cold_chain_daily uses the minutes, the finest granularity)
+    bottom = {"kioskSerialNumber": "LIV-0003", "kioskName": "London Bridge", "sensorPosition": "bottom"}
+    for hour, value in ((8, "6.0"), (9, "9.0")):
+        bucket = f"2026-03-21T{hour:02d}:00:00Z"
+        value_d = D(value)
+        rows.append(
+            {**bottom, "granularity": "hourly", "bucketStart": bucket, "value": value_d, "min": value_d - 1}
+            | {"max": value_d + 1}
+        )
+    for minute in range(45):
+        value_d = D("8.0") if minute < 35 else D("6.5") if minute < 40 else D("7.5")
+        rows.append(
+            {**bottom, "granularity": "minutely", "bucketStart": f"2026-03-21T09:{minute:02d}:00Z"}
+            | {"value": value_d, "min": value_d - D("0.5"), "max": value_d + D("0.5")}
+        )
     return rows
+
+
+def promocodes() -> list[dict[str, Any]]:
+    """GET /promocodes/{code} bodies (shaped as the contract's Promocode)."""
+
+    def code(pid: int, number: str, org: int, balance: str, enabled: bool) -> dict[str, Any]:
+        rules = [
+            {"id": pid * 10 + day, "day": day, "type": "percentage", "discountPercentage": D("15")}
+            for day in range(2)
+        ]
+        return {
+            "id": pid,
+            "code": number,
+            "balance": D(balance),
+            "enabled": enabled,
+            "workingDurationStart": "2026-01-01T00:00:00Z",
+            "workingDurationEnd": "2026-06-30T00:00:00Z",
+            "organizationId": org,
+            "config": {"id": pid, "enabled": True, "rules": rules},
+        }
+
+    return [code(1, "01234", 1, "10", True), code(2, "20001", 2, "0", True), code(3, "30001", 3, "5", False)]
 
 
 def alerts() -> list[dict[str, Any]]:
@@ -485,6 +524,7 @@ def _resources(products: list[dict[str, Any]], snapshot: tuple[str, int]) -> lis
             primary_key=["kioskSerialNumber", "sensorPosition", "granularity", "bucketStart"],
         ),
         res("alerts", alerts(), write_disposition="merge", primary_key="id"),
+        res("promocodes", promocodes(), write_disposition="merge", primary_key="code"),
         res(
             "alert_types",
             [

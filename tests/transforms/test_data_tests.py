@@ -29,8 +29,18 @@ def _failed_build(warehouse: Warehouse) -> tuple[dict[str, int], str]:
     return failed, str(excinfo.value)
 
 
+def _constraints(warehouse: Warehouse) -> list[tuple[object, ...]]:
+    if warehouse.engine == "duckdb":
+        sql = "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = %s"
+    else:
+        sql = "SELECT contype, count(*) FROM pg_constraint WHERE connamespace = %s::regnamespace GROUP BY 1"
+    return sorted(warehouse.query(sql, warehouse.marts))
+
+
 def test_a_line_total_that_disagrees_with_its_transaction_fails_the_build(tamperable: Warehouse) -> None:
     before = tamperable.query("SELECT count(*), sum(gross_amount) FROM fct_sales")
+    constraints = _constraints(tamperable)
+    assert constraints
     with tampered(
         tamperable,
         "UPDATE transactions__items_purchased SET total = total + 1 WHERE product_meta_id = 201",
@@ -42,6 +52,7 @@ def test_a_line_total_that_disagrees_with_its_transaction_fails_the_build(tamper
     assert "sample: transaction_id, gross_amount, lines_gross" in message
     # rolled back: the marts are still those of the last good build
     assert tamperable.query("SELECT count(*), sum(gross_amount) FROM fct_sales") == before
+    assert _constraints(tamperable) == constraints  # with their keys and foreign keys
     assert not build(tamperable.pipeline).failed_tests  # and the undone data builds again
 
 
@@ -117,3 +128,22 @@ def test_missing_raw_tables_and_all_null_columns_build_empty_marts(empty: Wareho
     counts = report.row_counts()
     assert counts["dim_kiosk"] == 3 and counts["fct_sales"] == 0 and counts["dim_date"] == 0
     assert empty.query("SELECT count(*) FROM dim_kiosk WHERE latest_temperature_celsius IS NULL") == [(3,)]
+
+
+def test_the_cold_chain_rule_follows_its_settings(tamperable: Warehouse) -> None:
+    from transforms.settings import TransformSettings
+
+    query = (
+        "SELECT kiosk_serial_number, minutes_above_threshold, longest_excursion_minutes, is_breach "
+        "FROM fct_cold_chain_daily ORDER BY 1"
+    )
+    settings = TransformSettings(cold_chain_max_celsius=7.4, cold_chain_breach_minutes=35)
+    try:
+        build(tamperable.pipeline, settings)
+        # 7.4 °C is not above 7.4; LIV-0003's 35 minutes at 8.0 °C are not longer than 35
+        assert tamperable.query(query) == [("LIV-0001", 0, 0, False), ("LIV-0002", 0, 0, False)] + [
+            ("LIV-0003", 40, 35, False)
+        ]
+    finally:
+        build(tamperable.pipeline)  # the defaults again, for the module's other tests
+    assert tamperable.query(query)[-1] == ("LIV-0003", 40, 35, True)

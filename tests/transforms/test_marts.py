@@ -1,9 +1,10 @@
-"""The marts built from the contract-shaped fixture: values users rely on, on DuckDB and PostgreSQL."""
+"""The marts built from the contract-shaped fixture: values users rely on, the catalog BI tools read (schema,
+keys, foreign keys, comments) and the marts an operator plans with, on DuckDB and PostgreSQL."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,9 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.transforms.conftest import Warehouse
-from tests.transforms.raw_fixtures import KIOSKS, berlin_dst_instants, iter_sales_lines, sales
-from transforms.models import load_models
-from transforms.render import parse_sql
+from tests.transforms.raw_fixtures import KIOSKS, PRODUCT_LINES, berlin_dst_instants, iter_sales_lines, sales
+from transforms.constraints import foreign_keys, primary_key, table_comment
+from transforms.models import Model, load_models
+from transforms.render import parse_sql, render_select
 
 MARTS = [m.name for m in load_models() if m.kind == "mart"]
 REQUIRED_COLUMNS = {  # ../shared/design/warehouse.md: names users' dashboards depend on
@@ -133,11 +135,14 @@ LOCAL_TIMES = {
     "fct_inventory_daily": ("snapshot_at_utc", "snapshot_at_local"),
     "fct_temperature_hourly": ("hour_utc", "hour_local"),
     "fct_alerts": ("started_at_utc", "started_at_local"),
+    "fct_replenishment_plan": ("snapshot_at_utc", "snapshot_at_local"),
 }
+# Daily facts: a kiosk-local day is their grain, there is no event time to convert.
+DAILY_FACTS = {"fct_cold_chain_daily", "fct_kiosk_daily"}
 
 
 def test_every_fact_gets_exact_kiosk_local_time_date_and_date_key(built: Warehouse) -> None:
-    assert {m for m in MARTS if m.startswith("fct_")} == set(LOCAL_TIMES)
+    assert {m for m in MARTS if m.startswith("fct_")} == set(LOCAL_TIMES) | DAILY_FACTS
     for fact, (utc_column, local_column) in LOCAL_TIMES.items():
         rows = built.query(
             f"SELECT f.{utc_column}, f.{local_column}, f.local_date, f.date_key, k.timezone FROM {fact} AS f "
@@ -216,7 +221,7 @@ def test_inventory_daily_keeps_the_last_snapshot_of_the_local_day(built: Warehou
 def test_temperature_hours_come_from_hourly_or_minutely_buckets(built: Warehouse) -> None:
     rows = built.query(
         "SELECT kiosk_serial_number, hour_utc, avg_celsius, max_celsius, source_granularity "
-        "FROM fct_temperature_hourly ORDER BY 1, 2"
+        "FROM fct_temperature_hourly WHERE kiosk_serial_number <> 'LIV-0003' ORDER BY 1, 2"
     )
     assert rows == [
         ("LIV-0001", datetime(2026, 3, 20, 10), Decimal("5.5"), Decimal("6.5"), "hourly"),
@@ -310,15 +315,270 @@ def test_every_mart_column_has_the_same_type_on_duckdb_and_postgres(built_both: 
 
 def _bi_questions() -> list[str]:
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    questions = text.split("## Five questions answered in SQL", 1)[1]
+    questions = text.split("## Seven questions answered in SQL", 1)[1]
     return re.findall(r"```sql\n(.*?)```", questions, re.DOTALL)
 
 
-def test_the_five_bi_questions_of_the_docs_run_on_the_marts(built: Warehouse) -> None:
+def test_the_seven_bi_questions_of_the_docs_run_on_the_marts(built: Warehouse) -> None:
     questions = _bi_questions()
-    assert len(questions) == 5
+    assert len(questions) == 7
     for sql in questions:
         built.query(sql.strip().rstrip(";"))
     # revenue per kiosk per week keeps currencies apart
     rows = built.query(questions[0].strip().rstrip(";"))
     assert {(r[0], r[5]) for r in rows} == {("LIV-0001", "EUR"), ("LIV-0002", "CHF"), ("LIV-0003", "GBP")}
+    # the cold-chain question finds the fixture's two breach days (LIV-0001 top, LIV-0003 bottom)
+    breaches = built.query(questions[6].strip().rstrip(";"))
+    assert {(r[0], r[3]) for r in breaches} == {("LIV-0001", "top"), ("LIV-0003", "bottom")}
+
+
+# --- the marts as a BI tool sees them: own schema, keys, foreign keys, comments ------------------------
+MART_MODELS = {m.name: m for m in load_models() if m.kind == "mart"}
+STAGING = {m.name for m in load_models() if m.kind == "staging"}
+
+
+def _relations(built: Warehouse, schema: str) -> dict[str, str]:
+    rows = built.query(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = %s", schema
+    )
+    return {str(name): str(kind) for name, kind in rows}
+
+
+def test_the_marts_schema_holds_the_marts_alone_and_raw_data_stays_in_the_dataset(built: Warehouse) -> None:
+    assert built.marts == f"{built.dataset}_marts"
+    marts = _relations(built, built.marts)
+    assert set(marts) == set(MART_MODELS) and set(marts.values()) == {"BASE TABLE"}
+    dataset = _relations(built, built.dataset)
+    assert set(dataset) >= STAGING and not set(MART_MODELS) & set(dataset)
+    assert {"transactions", "_dlt_loads"} <= set(dataset)
+
+
+def _expected_joins() -> set[tuple[str, str, str, str]]:
+    return {
+        (m.name, col, to, to_col)
+        for m in MART_MODELS.values()
+        for col, to, to_col in foreign_keys(m, MART_MODELS)
+    }
+
+
+def test_every_relationship_of_the_headers_can_be_a_foreign_key() -> None:
+    declared = {
+        (m.name, r.column, r.to_model, r.to_column) for m in MART_MODELS.values() for r in m.relationships
+    }
+    assert declared == _expected_joins()
+    assert all(primary_key(m) for m in MART_MODELS.values())
+
+
+@pytest.mark.postgres
+def test_postgres_catalog_declares_keys_not_null_and_every_fact_to_dimension_join(
+    built_both: dict[str, Warehouse],
+) -> None:
+    pg = built_both["postgres"]
+    schema = pg.marts
+    # Metabase's way: information_schema's constraint views
+    rows = pg.query(
+        "SELECT tc.table_name, kcu.column_name, ccu.table_name, ccu.column_name "
+        "FROM information_schema.table_constraints AS tc "
+        "JOIN information_schema.key_column_usage AS kcu "
+        "  ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema "
+        "JOIN information_schema.constraint_column_usage AS ccu "
+        "  ON ccu.constraint_name = tc.constraint_name AND ccu.table_schema = tc.table_schema "
+        "WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = %s",
+        schema,
+    )
+    assert set(rows) == _expected_joins()
+    assert {(f, d) for f, _c, d, _k in rows if f.startswith("fct_")} >= {
+        ("fct_sales", "dim_product"),
+        ("fct_sales", "dim_kiosk"),
+        ("fct_sales", "dim_date"),
+        ("fct_transactions", "dim_payment_method"),
+    }
+    # DBeaver's and psql's way: pg_constraint, with the primary keys
+    keys = pg.query(
+        "SELECT t.relname, c.contype, array_to_string(array(SELECT a.attname FROM unnest(c.conkey) WITH "
+        "ORDINALITY AS k(n, i) JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.n "
+        "ORDER BY k.i), ','), c.confrelid::regclass::text "
+        "FROM pg_constraint AS c JOIN pg_class AS t ON t.oid = c.conrelid "
+        "JOIN pg_namespace AS n ON n.oid = t.relnamespace WHERE n.nspname = %s",
+        schema,
+    )
+    pks = {table: tuple(cols.split(",")) for table, kind, cols, _ in keys if kind == "p"}
+    assert pks == {name: primary_key(m) for name, m in MART_MODELS.items()}
+    assert sum(kind == "f" for _, kind, _, _ in keys) == len(_expected_joins())
+    nullable = set(
+        pg.query(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND is_nullable = 'NO'",
+            schema,
+        )
+    )
+    assert nullable == {(m.name, c) for m in MART_MODELS.values() for c in {*m.not_null, *primary_key(m)}}
+    # every foreign key column is indexed (alone, or leading the primary key)
+    indexed = set(
+        pg.query(
+            "SELECT t.relname, a.attname FROM pg_index AS i JOIN pg_class AS t ON t.oid = i.indrelid "
+            "JOIN pg_namespace AS n ON n.oid = t.relnamespace "
+            "JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] WHERE n.nspname = %s",
+            schema,
+        )
+    )
+    assert {(f, c) for f, c, _, _ in _expected_joins()} <= indexed
+
+
+def _comments_expected(model: Model) -> dict[str, str]:
+    return {column: " ".join(meaning.split()) for column, meaning in model.columns.items()}
+
+
+@pytest.mark.postgres
+def test_postgres_tables_and_columns_carry_the_headers_descriptions(built_both: dict[str, Warehouse]) -> None:
+    pg = built_both["postgres"]
+    tables = dict(
+        pg.query(
+            "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class AS c "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            pg.marts,
+        )
+    )
+    assert tables == {name: table_comment(m) for name, m in MART_MODELS.items()}
+    rows = pg.query(
+        "SELECT table_name, column_name, "
+        "col_description(format('%%I.%%I', table_schema, table_name)::regclass, ordinal_position) "
+        "FROM information_schema.columns WHERE table_schema = %s",
+        pg.marts,
+    )
+    for name, model in MART_MODELS.items():
+        got = {c: d for t, c, d in rows if t == name}
+        assert got == _comments_expected(model), name
+
+
+def test_duckdb_declares_primary_keys_not_null_and_comments(built_both: dict[str, Warehouse]) -> None:
+    duck = built_both["duckdb"]
+    tables = dict(
+        duck.query("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = %s", duck.marts)
+    )
+    assert tables == {name: table_comment(m) for name, m in MART_MODELS.items()}
+    columns = duck.query(
+        "SELECT table_name, column_name, comment, is_nullable FROM duckdb_columns() WHERE schema_name = %s",
+        duck.marts,
+    )
+    for name, model in MART_MODELS.items():
+        assert {c: d for t, c, d, _ in columns if t == name} == _comments_expected(model), name
+        not_null = {c for t, c, _, nullable in columns if t == name and not nullable}
+        assert not_null == {*model.not_null, *primary_key(model)}, name
+    keys = duck.query(
+        "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+        "WHERE schema_name = %s AND constraint_type = 'PRIMARY KEY'",
+        duck.marts,
+    )
+    assert {t: tuple(cols) for t, cols in keys} == {name: primary_key(m) for name, m in MART_MODELS.items()}
+
+
+# --- the marts an operator plans with ------------------------------------------------------------------
+def test_cold_chain_uses_the_finest_granularity_and_the_breach_rule(built: Warehouse) -> None:
+    rows = built.query(
+        "SELECT kiosk_serial_number, sensor_position, local_date, minutes_measured, minutes_above_threshold, "
+        "longest_excursion_minutes, max_celsius, is_breach, threshold_celsius, breach_after_minutes, "
+        "source_granularity FROM fct_cold_chain_daily ORDER BY 1, 2, 3"
+    )
+    seven = Decimal("7.000")
+    assert rows == [
+        # two hourly buckets, the second (7.4 °C) above the limit: a 60-minute excursion
+        ("LIV-0001", "top", date(2026, 3, 20), 120, 60, 60, Decimal("8.4"), True, seven, 30, "hourly"),
+        ("LIV-0002", "middle", date(2026, 3, 20), 2, 0, 0, Decimal("6.2"), False, seven, 30, "minutely"),
+        # 08:00 hourly, 09:00 from its 45 minutes (not its hourly bucket): 35 + 5 minutes above, longest 35
+        ("LIV-0003", "bottom", date(2026, 3, 21), 105, 40, 35, Decimal("8.5"), True, seven, 30, "mixed"),
+    ]
+
+
+def test_settings_are_literals_in_the_rendered_sql() -> None:
+    sql = "SELECT t.x > setting('cold_chain_max_celsius') AS hot FROM t AS t"
+    rendered = render_select(
+        sql,
+        dialect="postgres",
+        dataset="ds",
+        raw_columns={},
+        settings={"cold_chain_max_celsius": Decimal("8.500")},
+    )
+    assert "t.x > CAST(8.500 AS DECIMAL(18, 3))" in rendered
+
+
+def _round_half_up(value: Decimal, places: str) -> Decimal:
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def test_replenishment_plan_fills_to_capacity_with_weekday_aware_demand(built: Warehouse) -> None:
+    rows = built.query(
+        "SELECT load_cell_id, local_date, next_visit_date, quantity_on_hand, capacity, "
+        "avg_units_sold_per_day, demand_basis, demand_days, days_of_cover, predicted_stock_out_date, "
+        "units_expiring_before_next_visit, suggested_refill_quantity, suggested_refill_cost, "
+        "suggested_refill_sales_value, currency "
+        "FROM fct_replenishment_plan ORDER BY load_cell_id"
+    )
+    # Truth from the fixture: the latest snapshot is 2026-03-20 21:00 in Berlin, the visit Saturday the
+    # 21st; demand = units of line 1101 sold on the Saturdays of the 28 days before, since the kiosk's first
+    # session.
+    berlin = ZoneInfo("Europe/Berlin")
+    local = {s.transaction_id: s.created_utc.astimezone(berlin).date() for s in sales()}
+    mine = [s for s in sales() if s.kiosk == "LIV-0001"]
+    first = min(local[s.transaction_id] for s in mine)
+    snapshot_day, visit = date(2026, 3, 20), date(2026, 3, 21)
+    days = [
+        snapshot_day - timedelta(days=n)
+        for n in range(1, 29)
+        if snapshot_day - timedelta(days=n) >= first
+        and (snapshot_day - timedelta(days=n)).isoweekday() == visit.isoweekday()
+    ]
+    units = sum(
+        item["quantity"]
+        for s in mine
+        if s.paid and s.ended_with_purchase and local[s.transaction_id] in days
+        for item in s.items
+        if item["productLineId"] == PRODUCT_LINES[101]
+    )
+    demand = _round_half_up(Decimal(units) / len(days), "0.001")
+    cover = _round_half_up(3 / demand, "0.01") if demand else None
+    assert rows[0][:8] == (11, snapshot_day, visit, 3, 10, demand, "weekday", len(days))
+    assert rows[0][8] == cover
+    # expiry 2026-04-01 is after the visit: nothing expires; 7 units fill the cell (cost 0.60, price 1.99)
+    assert rows[0][10:] == (0, 7, Decimal("4.20"), Decimal("13.93"), "EUR")
+    # an empty cell: no product, nothing to bring, no expiry known
+    assert rows[1][0] == 12 and rows[1][3:5] == (0, None) and rows[1][10:14] == (None, 0, 0, 0)
+
+
+def test_kiosk_days_count_sessions_and_quiet_opening_hours(built: Warehouse) -> None:
+    rows = {
+        (r[0], r[1]): r[2:]
+        for r in built.query(
+            "SELECT kiosk_serial_number, local_date, sessions, paid_purchases, revenue_gross, units_sold, "
+            "refills, stock_outs_seen, alerts_opened, usual_opening_hours, quiet_opening_hours "
+            "FROM fct_kiosk_daily"
+        )
+    }
+    # every day from the kiosk's first fact, quiet days included, one row each
+    assert len(rows) == len(built.query("SELECT DISTINCT kiosk_serial_number, date_key FROM fct_kiosk_daily"))
+    first = min(d for k, d in rows if k == "LIV-0002")
+    last = max(d for k, d in rows if k == "LIV-0002")
+    assert sum(1 for k, _d in rows if k == "LIV-0002") == (last - first).days + 1
+    # LIV-0002 (Zurich): one counted sale of 14.70 on 2026-03-20, with its only session hour a usual one
+    assert rows[("LIV-0002", date(2026, 3, 20))][:4] == (1, 1, Decimal("14.70"), 3)
+    usual = rows[("LIV-0002", date(2026, 3, 19))]
+    assert usual[-2:] == (1, 1)  # the usual hour passed without a session
+    totals = built.query(
+        "SELECT sum(sessions), sum(paid_purchases) FROM fct_kiosk_daily "
+        "WHERE kiosk_serial_number = 'LIV-0001'"
+    )
+    truth = [s for s in sales() if s.kiosk == "LIV-0001"]
+    assert totals == [(len(truth), sum(1 for s in truth if s.paid and s.ended_with_purchase))]
+
+
+def test_promocodes_join_their_organization(built: Warehouse) -> None:
+    rows = built.query(
+        "SELECT code, organization_name, currency, balance, is_enabled, is_usable, valid_to_utc "
+        "FROM dim_promocode ORDER BY code"
+    )
+    end = datetime(2026, 6, 30)
+    assert rows == [
+        ("01234", "Livello Demo GmbH", "EUR", Decimal("10.00"), True, True, end),
+        ("20001", "Alpen Snacks AG", "CHF", Decimal("0.00"), True, False, end),
+        ("30001", "Thames Vending Ltd", "GBP", Decimal("5.00"), False, False, end),
+    ]
