@@ -43,10 +43,19 @@ MATERIALIZATIONS: dict[ModelKind, str] = {
     "intermediate": "temporary table",
     "mart": "table",
 }
-DataTestKind = Literal["unique", "not_null", "relationship", "custom"]
+DataTestKind = Literal["unique", "not_null", "relationship", "range", "custom"]
 
 _HEADER = re.compile(r"\A\s*/\*(?P<yaml>.*?)\*/(?P<body>.*)\Z", re.DOTALL)
-_HEADER_KEYS = {"description", "grain", "columns", "unique", "not_null", "relationships", "same_columns_as"}
+_HEADER_KEYS = {
+    "description",
+    "grain",
+    "columns",
+    "unique",
+    "not_null",
+    "relationships",
+    "ranges",
+    "same_columns_as",
+}
 
 
 class ModelDefinitionError(ValueError):
@@ -74,6 +83,8 @@ class Model:
     unique: tuple[tuple[str, ...], ...] = ()
     not_null: tuple[str, ...] = ()
     relationships: tuple[Relationship, ...] = ()
+    # column -> (lowest, highest): a number or another column of the row; None leaves that side open
+    ranges: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     depends_on: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -141,25 +152,41 @@ def _load_model(path: Path, kind: ModelKind) -> tuple[Model, dict[str, Any]]:
         sql=sql,
         description=str(meta.get("description", "")).strip(),
         grain=str(meta.get("grain", "")).strip(),
-        columns={str(k): str(v).strip() for k, v in columns.items()},
+        # An empty description is inherited (`_described`) from the models it reads.
+        columns={str(k): "" if v is None else str(v).strip() for k, v in columns.items()},
         unique=unique,
         not_null=tuple(meta.get("not_null") or ()),
         relationships=tuple(_parse_relationship(path, r) for r in (meta.get("relationships") or ())),
+        ranges=_parse_ranges(path, meta.get("ranges") or {}),
     )
     return model, meta
 
 
+def _parse_ranges(path: Path, ranges: Any) -> dict[str, tuple[Any, Any]]:
+    bad = ModelDefinitionError(
+        f"{path.name}: ranges map a column to [lowest, highest] (a number, a column, ~)"
+    )
+    if not isinstance(ranges, dict):
+        raise bad
+    parsed: dict[str, tuple[Any, Any]] = {}
+    for column, bounds in ranges.items():
+        if not isinstance(bounds, list) or len(bounds) != 2:
+            raise bad
+        parsed[str(column)] = (bounds[0], bounds[1])
+    return parsed
+
+
 def _inherit_columns(model: Model, meta: dict[str, Any], by_name: dict[str, Model]) -> Model:
     """`same_columns_as: other`: the model selects the other's rows (a subset), hence its columns in its
-    order, their not-null checks and foreign keys; `columns` here only rewords some descriptions."""
+    order, their not-null checks, ranges and foreign keys; `columns` here only rewords some descriptions."""
     base_name = meta.get("same_columns_as")
     if not base_name:
         return model
     base = by_name.get(str(base_name))
     if base is None:
         raise ModelDefinitionError(f"{model.path.name}: same_columns_as names no model: {base_name}")
-    if meta.get("not_null") or meta.get("relationships"):
-        raise ModelDefinitionError(f"{model.path.name}: not_null and relationships come from {base.name}")
+    if meta.get("not_null") or meta.get("relationships") or meta.get("ranges"):
+        raise ModelDefinitionError(f"{model.path.name}: not_null, ranges and joins come from {base.name}")
     extra = set(model.columns) - set(base.columns)
     if extra:
         raise ModelDefinitionError(f"{model.path.name}: {sorted(extra)} are not columns of {base.name}")
@@ -168,6 +195,7 @@ def _inherit_columns(model: Model, meta: dict[str, Any], by_name: dict[str, Mode
         columns={column: model.columns.get(column, meaning) for column, meaning in base.columns.items()},
         not_null=base.not_null,
         relationships=base.relationships,
+        ranges=base.ranges,
     )
 
 
@@ -186,6 +214,24 @@ def _with_dependencies(model: Model, names: set[str]) -> Model:
     if model.kind != "staging" and parsed.raw_tables:
         raise ModelDefinitionError(f"{model.path.name}: only staging models read raw tables")
     return replace(model, depends_on=parsed.relations - {model.name})
+
+
+def _described(model: Model, by_name: dict[str, Model]) -> Model:
+    """A column listed without a description means what the same-named column of a model it reads means
+    (dependencies are described first, in build order): one wording for a column passed through."""
+    if all(model.columns.values()):
+        return model
+    columns = {}
+    for column, meaning in model.columns.items():
+        if not meaning:
+            inherited = [by_name[d].columns.get(column, "") for d in sorted(model.depends_on)]
+            meaning = next((m for m in inherited if m), "")
+            if not meaning:
+                raise ModelDefinitionError(
+                    f"{model.path.name}: column {column} has no description, and no model it reads has one"
+                )
+        columns[column] = meaning
+    return replace(model, columns=columns)
 
 
 def _topological(models: list[Model]) -> list[Model]:
@@ -222,7 +268,10 @@ def load_models() -> tuple[Model, ...]:
         by_name[model.name] = model
     models = [_inherit_columns(model, meta, by_name) for model, meta in loaded]
     names = set(by_name)
-    return tuple(_topological([_with_dependencies(m, names) for m in models]))
+    described: dict[str, Model] = {}
+    for model in _topological([_with_dependencies(m, names) for m in models]):
+        described[model.name] = _described(model, described)
+    return tuple(described.values())
 
 
 @cache
@@ -238,49 +287,58 @@ def load_data_tests() -> tuple[DataTest, ...]:
 
 
 def generic_data_tests(models: Iterable[Model]) -> list[DataTest]:
-    """Tests derived from model headers: unique keys, not-null columns, relationships to dimensions."""
+    """Tests derived from model headers: unique keys, not-null columns, ranges, relationships to dimensions.
+    Each is named `kind(column)`, says what holds, and selects the rows where it does not."""
     tests: list[DataTest] = []
     for model in models:
         if model.kind == "staging":
             continue  # views over raw data: the marts built from them are what the tests guard
+        m = model.name
+
+        def add(kind: DataTestKind, columns: tuple[str, ...], says: str, sql: str, **target: str) -> None:
+            label = (
+                f"{columns[0]} -> {target['to_model']}.{target['to_column']}"
+                if target
+                else ", ".join(columns)
+            )
+            test = DataTest(f"{kind}({label})", m, says, sql, kind=kind, columns=columns, **target)  # noqa: B023
+            tests.append(test)
+
         for key in model.unique:
             cols = ", ".join(key)
-            tests.append(
-                DataTest(
-                    f"unique({cols})",
-                    model.name,
-                    f"{cols} identifies one row of {model.name}",
-                    f"SELECT {cols}, count(*) AS duplicates FROM {model.name} "
-                    f"GROUP BY {cols} HAVING count(*) > 1",
-                    kind="unique",
-                    columns=key,
-                )
+            add(
+                "unique",
+                key,
+                f"{cols} identifies one row of {m}",
+                f"SELECT {cols}, count(*) AS duplicates FROM {m} GROUP BY {cols} HAVING count(*) > 1",
             )
         for column in model.not_null:
-            tests.append(
-                DataTest(
-                    f"not_null({column})",
-                    model.name,
-                    f"{model.name}.{column} is never null",
-                    f"SELECT * FROM {model.name} WHERE {column} IS NULL",
-                    kind="not_null",
-                    columns=(column,),
-                )
+            add(
+                "not_null",
+                (column,),
+                f"{m}.{column} is never null",
+                f"SELECT * FROM {m} WHERE {column} IS NULL",
+            )
+        for column, (lowest, highest) in model.ranges.items():
+            outside = " OR ".join(
+                f"{column} {op} {b}" for op, b in (("<", lowest), (">", highest)) if b is not None
+            )
+            add(
+                "range",
+                (column,),
+                f"{m}.{column} lies within [{lowest}, {highest}]",
+                f"SELECT * FROM {m} WHERE {outside}",
             )
         for rel in model.relationships:
-            tests.append(
-                DataTest(
-                    f"relationship({rel.column} -> {rel.to_model}.{rel.to_column})",
-                    model.name,
-                    f"every {model.name}.{rel.column} exists in {rel.to_model}",
-                    f"SELECT f.* FROM {model.name} AS f LEFT JOIN {rel.to_model} AS d "
-                    f"ON f.{rel.column} = d.{rel.to_column} "
-                    f"WHERE f.{rel.column} IS NOT NULL AND d.{rel.to_column} IS NULL",
-                    kind="relationship",
-                    columns=(rel.column,),
-                    to_model=rel.to_model,
-                    to_column=rel.to_column,
-                )
+            add(
+                "relationship",
+                (rel.column,),
+                f"every {m}.{rel.column} exists in {rel.to_model}",
+                f"SELECT f.* FROM {m} AS f LEFT JOIN {rel.to_model} AS d "
+                f"ON f.{rel.column} = d.{rel.to_column} "
+                f"WHERE f.{rel.column} IS NOT NULL AND d.{rel.to_column} IS NULL",
+                to_model=rel.to_model,
+                to_column=rel.to_column,
             )
     return tests
 

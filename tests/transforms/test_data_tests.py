@@ -63,22 +63,13 @@ def test_stock_above_capacity_or_negative_fails_the_build(tamperable: Warehouse)
     restore += "(SELECT min(_dlt_load_id) FROM kiosk_inventory); UPDATE kiosk_inventory SET "
     restore += "product_line_data__count = 3 WHERE load_cell_id = 11 AND _dlt_load_id = "
     restore += "(SELECT max(_dlt_load_id) FROM kiosk_inventory)"
-    with tampered(
-        tamperable,
-        "UPDATE kiosk_inventory SET product_line_data__count = 11 WHERE load_cell_id = 11",
-        restore,
-    ):
-        failed, _ = _failed_build(tamperable)
-    assert failed["fct_inventory_snapshot:inventory_within_capacity"] == 2
-    assert failed["fct_inventory_daily:inventory_daily_within_capacity"] == 1
-
-    with tampered(
-        tamperable,
-        "UPDATE kiosk_inventory SET product_line_data__count = -1 WHERE load_cell_id = 11",
-        restore,
-    ):
-        failed, _ = _failed_build(tamperable)
-    assert failed["fct_inventory_snapshot:inventory_within_capacity"] == 2
+    # Above the cell's capacity, then below zero: both snapshots of the cell fail, and the day's last one.
+    for count in (11, -1):
+        tamper = f"UPDATE kiosk_inventory SET product_line_data__count = {count} WHERE load_cell_id = 11"
+        with tampered(tamperable, tamper, restore):
+            failed, _ = _failed_build(tamperable)
+        assert failed["fct_inventory_snapshot:range(quantity_on_hand)"] == 2
+        assert failed["fct_inventory_daily:range(quantity_on_hand)"] == 1
 
 
 def test_a_sale_of_an_unknown_product_or_kiosk_fails_the_build(tamperable: Warehouse) -> None:

@@ -9,17 +9,17 @@ not_null: [code, promocode_id, is_enabled, is_config_enabled]
 relationships:
   - organization_id: dim_organization.organization_id
 columns:
-  code: The 5-digit code customers enter (text, as leading zeros count).
-  promocode_id: Promocode id.
+  code:
+  promocode_id:
   organization_id: Organization the code belongs to (dim_organization).
   organization_name: Name of that organization.
   currency: Currency of the organization (flat discounts are in it).
-  balance: Remaining balance (number of uses).
-  is_enabled: The code can be used.
-  valid_from_utc: Start of the code's working period, UTC.
-  valid_to_utc: End of the code's working period, UTC.
-  config_id: Discount configuration (rules per day of week) the code uses.
-  is_config_enabled: The configuration is enabled.
+  balance:
+  is_enabled:
+  valid_from_utc:
+  valid_to_utc:
+  config_id:
+  is_config_enabled:
   is_usable: Enabled, configuration enabled and balance left (validity dates aside).
 */
 SELECT

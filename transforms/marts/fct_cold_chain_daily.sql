@@ -17,8 +17,8 @@ relationships:
   - kiosk_serial_number: dim_kiosk.kiosk_serial_number
   - date_key: dim_date.date_key
 columns:
-  kiosk_serial_number: Kiosk.
-  sensor_position: top, middle or bottom.
+  kiosk_serial_number:
+  sensor_position:
   date_key: Kiosk-local day, yyyymmdd (dim_date).
   local_date: Kiosk-local day.
   threshold_celsius: The limit the day is measured against, °C (setting cold_chain_max_celsius).

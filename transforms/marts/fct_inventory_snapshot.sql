@@ -6,6 +6,9 @@ grain: one load cell at one snapshot
 unique:
   - [snapshot_at_utc, kiosk_serial_number, load_cell_id]
 not_null: [snapshot_at_utc, date_key, kiosk_serial_number, load_cell_id, quantity_on_hand, currency]
+ranges:
+  quantity_on_hand: [0, capacity]
+  capacity: [0, ~]
 relationships:
   - kiosk_serial_number: dim_kiosk.kiosk_serial_number
   - product_key: dim_product.product_key

@@ -10,8 +10,8 @@ relationships:
   - kiosk_serial_number: dim_kiosk.kiosk_serial_number
   - date_key: dim_date.date_key
 columns:
-  kiosk_serial_number: Kiosk.
-  sensor_position: top, middle or bottom.
+  kiosk_serial_number:
+  sensor_position:
   hour_utc: Start of the hour, UTC.
   hour_local: Start of the hour in the kiosk's time zone.
   date_key: Kiosk-local date of the hour, yyyymmdd (dim_date).
