@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -90,45 +91,48 @@ def _color(field: str, title: str, domain: Sequence[str], colors: Sequence[str])
     )
 
 
-def daily_stacked_bars(
-    rows: Sequence[dict[str, Any]],
-    *,
-    value: str,
-    value_title: str,
-    series: str,
-    series_title: str,
-    series_domain: Sequence[str],
-    colors: Sequence[str],
-    days: Sequence[str],
-    title: str,
-    height: int = 190,
-) -> Any:
+@dataclass(frozen=True)
+class DailySeries:
+    """Values per kiosk-local day and series (a kiosk): what the day charts draw."""
+
+    rows: Sequence[dict[str, Any]]
+    value: str
+    value_title: str
+    series: str
+    series_title: str
+    series_domain: Sequence[str]
+    colors: Sequence[str]
+    days: Sequence[str]
+    title: str
+
+    def chart(self) -> Any:
+        import altair as alt
+
+        return alt.Chart(_data(self.rows, ["day", self.value, self.series]), title=self.title)
+
+    def color(self) -> Any:
+        return _color(self.series, self.series_title, self.series_domain, self.colors)
+
+
+def daily_stacked_bars(data: DailySeries, *, height: int = 190) -> Any:
     """One bar per kiosk-local day, stacked by `series` (kiosks of one currency add up within a day)."""
     import altair as alt
 
     return (
-        alt.Chart(_data(rows, ["day", value, series]), title=title)
+        data.chart()
         .mark_bar()
         .encode(
-            x=_day_x(days),
-            y=alt.Y(f"sum({value}):Q", title=value_title),
-            color=_color(series, series_title, series_domain, colors),
+            x=_day_x(data.days),
+            y=alt.Y(f"sum({data.value}):Q", title=data.value_title),
+            color=data.color(),
         )
         .properties(width=WIDTH - 240, height=height)
     )
 
 
 def daily_lines(
-    rows: Sequence[dict[str, Any]],
+    data: DailySeries,
     *,
-    value: str,
-    value_title: str,
-    series: str,
-    series_title: str,
-    series_domain: Sequence[str],
-    colors: Sequence[str],
-    days: Sequence[str],
-    title: str,
     percent: bool = False,
     threshold: float | None = None,
     threshold_label: str = "",
@@ -139,11 +143,14 @@ def daily_lines(
 
     axis = alt.Axis(format="%", tickCount=5) if percent else alt.Axis()
     scale = alt.Scale(domain=[0, 1]) if percent else alt.Scale(zero=False)
-    base = alt.Chart(_data(rows, ["day", value, series]), title=title)
-    lines = base.mark_line(point=alt.OverlayMarkDef(size=40), strokeWidth=2).encode(
-        x=_day_x(days),
-        y=alt.Y(f"{value}:Q", title=value_title, axis=axis, scale=scale),
-        color=_color(series, series_title, series_domain, colors),
+    lines = (
+        data.chart()
+        .mark_line(point=alt.OverlayMarkDef(size=40), strokeWidth=2)
+        .encode(
+            x=_day_x(data.days),
+            y=alt.Y(f"{data.value}:Q", title=data.value_title, axis=axis, scale=scale),
+            color=data.color(),
+        )
     )
     layers = [lines]
     if threshold is not None:

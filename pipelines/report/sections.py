@@ -117,7 +117,15 @@ def _drawn(rows: Sequence[dict[str, Any]], value: str) -> bool:
 
 
 def _kiosk_chart(
-    build: Callable[..., Any], rows: list[dict[str, Any]], kiosks: Kiosks, w: Window, **kwargs: Any
+    build: Callable[..., Any],
+    rows: list[dict[str, Any]],
+    kiosks: Kiosks,
+    w: Window,
+    *,
+    value: str,
+    value_title: str,
+    title: str,
+    **options: Any,
 ) -> Any:
     """A per-day chart with one series per kiosk (colour fixed per kiosk across the report)."""
     for row in rows:
@@ -125,15 +133,10 @@ def _kiosk_chart(
         if "day" not in row:
             row["day"] = (row["local_date"] if "local_date" in row else _day(row["date_key"])).isoformat()
     domain, colors = kiosks.domain([r["kiosk_serial_number"] for r in rows])
-    return build(
-        rows,
-        series="kiosk",
-        series_title="kiosk",
-        series_domain=domain,
-        colors=colors,
-        days=_days(rows, w),
-        **kwargs,
+    series = charts.DailySeries(
+        rows, value, value_title, "kiosk", "kiosk", domain, colors, _days(rows, w), title
     )
+    return build(series, **options)
 
 
 # ---------------------------------------------------------------------------------------------- revenue
