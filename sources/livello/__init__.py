@@ -70,7 +70,7 @@ def build_resource(ctx: RunContext, endpoint: Endpoint) -> DltResource:
         assert endpoint.reader is not None
         resource = state.live()
         before = copy.deepcopy(dict(resource.raw))
-        watch = FieldWatch(endpoint.resource, dlt.current.source_schema().tables)
+        watch = FieldWatch(endpoint.resource, dlt.current.source_schema().tables, resource.sent_columns)
         held: list[Any] = []
         hinted = False
 
@@ -92,6 +92,7 @@ def build_resource(ctx: RunContext, endpoint: Endpoint) -> DltResource:
                 else:
                     held.append(batch)
             ctx.check_drift(endpoint, watch.drift())
+            resource.set_sent_columns(watch.sent_columns(resource.sent_columns))
         except ScopeError as error:  # a 403 for a scope the token lacks: skip this resource, keep the others
             ctx.skip(endpoint.resource, error.scope or endpoint.scope)
             resource.restore(before)

@@ -7,8 +7,10 @@ preparation: dropped fields, added columns, decimal coercion) against the column
 loads built, and the resource reports, by API field:
 
 * new: a field, or a nested list, the tables do not have yet;
-* missing: a field the tables hold that no row of this load carried at all (a field sent as null counts as
-  sent: nullable is not drift);
+* missing: a field the last load's rows carried (or, before that was recorded, one the tables hold) that no
+  row of this load carried at all (a field sent as null counts as sent: nullable is not drift); a field
+  reported missing once is not reported again by the loads that follow, so strict mode, which stops the run
+  at the first report, lets a run in default mode accept the change;
 * retyped: a value whose kind differs from its column's type (a number sent as text, text sent as a number).
 
 A resource seen for the first time has nothing to drift from."""
@@ -122,8 +124,14 @@ def _coercible(column_type: str | None, value: Any) -> bool:
 class FieldWatch:
     """Watches the rows one resource yields in one load against the tables `schema_tables` describes."""
 
-    def __init__(self, resource: str, schema_tables: Mapping[str, Mapping[str, Any]] | None) -> None:
+    def __init__(
+        self,
+        resource: str,
+        schema_tables: Mapping[str, Mapping[str, Any]] | None,
+        last_sent: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.resource = resource
+        self._last_sent = last_sent
         tables = schema_tables or {}
         self._known: dict[str, dict[str, str | None]] = {
             name: {
@@ -201,12 +209,24 @@ class FieldWatch:
         for table, columns in self._known.items():
             if not self._rows.get(table):
                 continue  # no row of this table in this load: nothing to miss
-            seen, nulls = self._seen.get(table, set()), self._null_prefixes.get(table, set())
-            for column in columns:
-                if column in seen or any(column.startswith(p + "__") for p in nulls):
-                    continue
-                drift.missing[_api_guess(column)] = f"column {table}.{column}"
+            sent = self.sent_columns().get(table, set())
+            expected = columns if self._last_sent is None else self._last_sent.get(table, columns)
+            for column in expected:
+                if column in columns and column not in sent:
+                    drift.missing[_api_guess(column)] = f"column {table}.{column}"
         return drift
+
+    def sent_columns(self, previous: Mapping[str, frozenset[str]] | None = None) -> dict[str, set[str]]:
+        """Per table with rows in this load, the columns they carried (a nested object sent as null carries
+        its columns); tables without rows keep what `previous` says."""
+        sent: dict[str, set[str]] = {t: set(c) for t, c in (previous or {}).items()}
+        for table, rows in self._rows.items():
+            if not rows:
+                continue
+            seen, nulls = self._seen.get(table, set()), self._null_prefixes.get(table, set())
+            known = set(self._known.get(table, {}))
+            sent[table] = seen | {c for c in known if any(c.startswith(p + "__") for p in nulls)}
+        return sent
 
 
 def _api_guess(column: str) -> str:

@@ -58,6 +58,16 @@ class ResourceState:
 
     raw: MutableMapping[str, Any] = field(default_factory=dict)
 
+    # -- drift -------------------------------------------------------------------------------------------
+    @property
+    def sent_columns(self) -> dict[str, frozenset[str]] | None:
+        """Per table, the columns the last load's rows carried (None: not recorded yet)."""
+        sent = self.raw.get("sent_columns")
+        return None if sent is None else {table: frozenset(cols) for table, cols in sent.items()}
+
+    def set_sent_columns(self, sent: Mapping[str, Iterable[str]]) -> None:
+        self.raw["sent_columns"] = {table: sorted(cols) for table, cols in sorted(sent.items())}
+
     # -- incremental progress ----------------------------------------------------------------------------
     @property
     def progress(self) -> Progress:

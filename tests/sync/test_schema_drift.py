@@ -147,3 +147,22 @@ def test_strict_mode_fails_the_run_before_anything_is_loaded(
     code, output = sync(synced, *RESOURCES, env=STRICT)  # no drift: strict mode loads as usual
     assert code == 0, output
     assert warehouse.ids("transactions") == truth_ids(synced, "transactions")
+
+
+def test_strict_mode_accepts_a_change_after_one_run_in_default_mode(
+    sync: SyncRunner, warehouse: Warehouse, synced: SimulatorServer
+) -> None:
+    synced.set_faults(paths=("/transactions",), add_fields={"loyaltyTier": "gold"})
+    assert sync(synced, *RESOURCES)[0] == 0  # default mode: the new field becomes a column
+    synced.clear_faults()  # ... and the API stops sending it again
+    synced.advance(hours=2)
+    code, output = sync(synced, *RESOURCES, env=STRICT)
+    assert code == 1 and "loyaltyTier" in output, output
+    # one run in default mode reports and accepts it
+    code, output = sync(synced, *RESOURCES, env={"SOURCES__LIVELLO__SCHEMA_CONTRACT": "evolve"})
+    assert code == 0 and "loyaltyTier" in output, output
+    synced.advance(hours=2)
+    code, output = sync(synced, *RESOURCES, env=STRICT)
+    assert code == 0, output
+    assert last_run(warehouse)["drift"] == {}
+    assert warehouse.ids("transactions") == truth_ids(synced, "transactions")
