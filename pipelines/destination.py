@@ -17,13 +17,15 @@ def make_destination(warehouse: Warehouse) -> Any:
     return dlt.destinations.postgres(credentials=warehouse.postgres_credentials)
 
 
-def make_pipeline(warehouse: Warehouse) -> Pipeline:
+def make_pipeline(warehouse: Warehouse, client: str | None = None) -> Pipeline:
+    """The warehouse's pipeline; with `client`, the pipeline of that extra API client of a run with several
+    (same dataset and tables, its own state: `Warehouse.pipeline_name_for`)."""
     # No dlt progress collector: the run's own reporter (pipelines/progress.py) shows one line per load.
     kwargs: dict[str, Any] = {}
     if warehouse.pipelines_dir:
         kwargs["pipelines_dir"] = warehouse.pipelines_dir
     return dlt.pipeline(
-        pipeline_name=warehouse.pipeline_name,
+        pipeline_name=warehouse.pipeline_name_for(client),
         destination=make_destination(warehouse),
         dataset_name=warehouse.dataset,
         **kwargs,

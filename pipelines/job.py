@@ -18,6 +18,7 @@ from pipelines.progress import human, plural
 from pipelines.settings import SyncSettings, remember_warehouse
 from pipelines.summary import RunSummary
 from pipelines.sync import Sync, describe_failure, record_run, root_livello_error
+from sources.livello.config import SettingError, setting_names
 from sources.livello.errors import AuthenticationError, BudgetExhaustedError, PermissionDeniedError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -43,9 +44,16 @@ def run_job(settings: SyncSettings, *, out: Printer = print, err: Printer = prin
     except LockedError as error:
         err(str(error))
         return JobResult(EXIT_FAILED, summary, sync.pipeline)
+    except SettingError:
+        raise  # found at run time (a client scoped to an unknown organization): exit 2, nothing was loaded
     except (AuthenticationError, PermissionDeniedError) as error:
         if isinstance(error, AuthenticationError) or not summary.windows_done:
-            err(f"{error}\nNothing was written. Check SOURCES__LIVELLO__CLIENT_ID / CLIENT_SECRET.")
+            which = (
+                f"the primary client's entry in {setting_names('clients')}"
+                if settings.client.api_clients()
+                else "SOURCES__LIVELLO__CLIENT_ID / CLIENT_SECRET"
+            )
+            err(f"{error}\nNothing was written. Check {which}.")
             return JobResult(EXIT_USAGE, summary, sync.pipeline)
         raise
     except KeyboardInterrupt:
@@ -66,7 +74,7 @@ def run_job(settings: SyncSettings, *, out: Printer = print, err: Printer = prin
         if cause is None:
             log.debug("run failed", exc_info=True)
         code = EXIT_FAILED
-    if summary.failed:
+    if summary.failed or summary.failed_clients:
         code = EXIT_FAILED
     pipeline = sync.pipeline
     loaded = summary.status in ("complete", "paused", "partial")

@@ -79,18 +79,36 @@ class LookbackCheck:
         )
 
 
-def warehouse_counter(pipeline: Pipeline, endpoint: Endpoint) -> WarehouseCounter:
-    """Counts the destination's committed rows of `endpoint` whose cursor lies in [start, end)."""
+def warehouse_counter(
+    pipeline: Pipeline, endpoint: Endpoint, kiosks: frozenset[str] | None = None
+) -> WarehouseCounter:
+    """Counts the destination's committed rows of `endpoint` whose cursor lies in [start, end); with
+    `kiosks` (one of several API clients) only the rows of those kiosks, the ones that client's API
+    listing holds."""
     assert endpoint.incremental is not None
     column = column_name(endpoint.incremental.cursor)
+    assert kiosks is None or endpoint.kiosk_field is not None
+    kiosk_column = (
+        "__".join(column_name(part) for part in endpoint.kiosk_field.split("."))
+        if endpoint.kiosk_field
+        else None
+    )
+    serials = sorted(kiosks or ())
 
     def count(start: datetime, end: datetime) -> int:
         with pipeline.sql_client() as client:
             table = client.make_qualified_table_name(endpoint.resource)
             column_sql = client.escape_column_name(column)
-            rows = client.execute_sql(
-                f"SELECT count(*) FROM {table} WHERE {column_sql} >= %s AND {column_sql} < %s", start, end
-            )
+            sql = f"SELECT count(*) FROM {table} WHERE {column_sql} >= %s AND {column_sql} < %s"
+            args: list[object] = [start, end]
+            if kiosks is not None and kiosk_column is not None:
+                if not serials:
+                    return 0
+                sql += (
+                    f" AND {client.escape_column_name(kiosk_column)} IN ({', '.join(['%s'] * len(serials))})"
+                )
+                args += serials
+            rows = client.execute_sql(sql, *args)
         return int(rows[0][0]) if rows else 0
 
     return count
@@ -109,11 +127,13 @@ def verify_by_position(
     incremental, paging = endpoint.incremental, endpoint.paging
     assert incremental is not None and incremental.order is not None and paging in ("skip", "offset")
     held = warehouse(start, cursor)
+    (kiosks,) = ctx.kiosk_queries(endpoint)  # one reading (one client, or one filter of this client's)
     query = {
         **incremental.order.ascending,
         **Window(start, end).params(incremental.start_param, incremental.end_param),
         "limit": PAGE_SIZE,
         paging: max(held - 1, 0),
+        **kiosks,
     }
     body = ctx.client.get(endpoint.path, query)
     if _proves(body, held, cursor, incremental.cursor):
@@ -152,7 +172,7 @@ def verify_lookback(
 
     def api_count(a: datetime, b: datetime) -> int:
         check.probes += 1
-        return probes.count(ctx.client, endpoint, Window(a, b))
+        return probes.count(ctx.client, endpoint, Window(a, b), kiosks=ctx.kiosk_queries(endpoint))
 
     def visit(a: datetime, b: datetime, api_total: int | None, depth: int) -> None:
         if api_total is None:

@@ -95,11 +95,12 @@ def plan_by_rows(
             requests = 1 + (rows // PAGE_SIZE if rows else 0)
             return ResourcePlan(resource, mode, [Window(start, None)], rows, requests, known_rate), 0
 
-    total, oldest = probes.edge(ctx.client, endpoint, start, newest=False)
+    kiosks = ctx.kiosk_queries(endpoint)  # several API clients: this client's kiosks only
+    total, oldest = probes.edge(ctx.client, endpoint, start, newest=False, kiosks=kiosks)
     if total == 0 or oldest is None:
         first = start if start is not None else now - lookback
-        return ResourcePlan(resource, mode, [Window(first, None)], 0, 1, known_rate), 1
-    _, newest = probes.edge(ctx.client, endpoint, start, newest=True)
+        return ResourcePlan(resource, mode, [Window(first, None)], 0, 1, known_rate), len(kiosks)
+    _, newest = probes.edge(ctx.client, endpoint, start, newest=True, kiosks=kiosks)
     newest = newest or oldest
     first = floor_hour(oldest) if start is None else max(start, floor_hour(oldest))
     span_hours = max(1.0, (newest - first).total_seconds() / 3600)
@@ -111,7 +112,7 @@ def plan_by_rows(
     windows = split(first, newest, size)
     per_window = rate * size.total_seconds() / 3600
     requests = sum(max(1, math.ceil(per_window / PAGE_SIZE)) for _ in windows)
-    return ResourcePlan(resource, mode, windows, total, requests, rate), 2
+    return ResourcePlan(resource, mode, windows, total, requests, rate), 2 * len(kiosks)
 
 
 def plan_by_span(
@@ -127,7 +128,7 @@ def plan_by_span(
     """Windows of the contract's longest span; one request per fan-out row and window."""
     assert endpoint.incremental is not None and endpoint.fan_out is not None
     mode, start = start_of(progress, since, lookback)
-    fan_out_rows = ctx.listing(endpoint.fan_out.over)
+    fan_out_rows = ctx.fan_out_rows(endpoint)
     if start is None:  # first run: from the oldest data any other endpoint has, else the kiosks' creation
         created = [r["createdAt"] for r in fan_out_rows if r.get("createdAt")]
         start = first_data or (min(to_utc(c) for c in created) if created else now - lookback)
@@ -151,7 +152,7 @@ def snapshot_requests(ctx: RunContext, endpoints: Iterable[Endpoint]) -> int:
         if endpoint.configured_by:
             count += len(endpoint.configured(ctx.settings))
         elif endpoint.fan_out is not None:
-            count += len(ctx.listing(endpoint.fan_out.over))
+            count += len(ctx.fan_out_rows(endpoint))
         else:
             count += 1
     return count

@@ -155,6 +155,12 @@ class Warehouse:
         # the same dataset must never share a cursor, or a fresh warehouse would start where another stopped.
         return f"livello_{self.destination}_{self.dataset}_{self.warehouse_id}"
 
+    def pipeline_name_for(self, client: str | None) -> str:
+        """The pipeline of one API client: the primary (None) keeps `pipeline_name`, so a warehouse synced
+        with one client keeps its state when more are added; every other client has its own pipeline, and so
+        its own cursors and backfill checkpoints, beside it in the same dataset."""
+        return self.pipeline_name if client is None else f"{self.pipeline_name}__{client}"
+
     @property
     def warehouse_id(self) -> str:
         """A short, password-free fingerprint of where the data goes (DuckDB file, or host/port/database)."""
@@ -415,6 +421,14 @@ def load_settings(
     if lookback is not None:
         parse_duration(lookback, what="--lookback")
     client = resolve_checked(ClientSettings)
+    shared = [e.resource for e in select(refreshed) if e.fleet]
+    if shared and client.api_clients():
+        # Every client's kiosks share these tables: one client dropping and refilling them would lose the
+        # others' rows.
+        raise SettingError(
+            f"--refresh {', '.join(shared)}: with several API clients ({setting_names('clients')}) these "
+            "tables hold every client's kiosks and cannot be replaced by one; use --since to re-read them"
+        )
     source = resolve_checked(SourceSettings, {"lookback": lookback})
     pipeline = resolve_checked(PipelineSettings)
     needs_key = [e.resource for e in run.endpoints if e.pii]

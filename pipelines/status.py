@@ -61,6 +61,26 @@ class RunStatus:
     budget_remaining: int | None
     budget_limit: int | None
     error: str | None
+    # Several API clients: client name -> its part of the run (pipelines/sync.py Lane.record()).
+    clients: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClientBudget:
+    """One API client's rate-limit budget as the last run that used it left it (several clients)."""
+
+    name: str
+    client_id: str | None
+    organization_id: int | None
+    kiosks: int | None
+    last_status: str | None
+    last_run_at: str | None
+    requests_last_run: int
+    requests_last_hour: int  # by the syncs of the last hour
+    budget_used: int | None  # requests of the current window (the API's RateLimit headers at the end)
+    budget_allowed: int | None  # what the sync may use per window (budget_share of the API's limit)
+    budget_limit: int | None  # the API's limit per window
+    error: str | None
 
 
 @dataclass
@@ -73,6 +93,7 @@ class StatusReport:
     resources: list[ResourceStatus] = field(default_factory=list)
     runs: list[RunStatus] = field(default_factory=list)
     requests_last_hour: int = 0
+    clients: list[ClientBudget] = field(default_factory=list)  # several API clients: budget per client
 
     @property
     def stale(self) -> list[str]:
@@ -123,6 +144,22 @@ class StatusReport:
                     + (f"  error: {run.error[:100]}" if run.error else "")
                 )
             lines.append(f"  API requests used by syncs in the last hour: {self.requests_last_hour:,}")
+        if self.clients:
+            lines.append("  API clients (budget per client, each its own rate-limit window):")
+            for c in self.clients:
+                budget = (
+                    f"{c.budget_used:,}/{c.budget_allowed:,} of the window used"
+                    if c.budget_used is not None and c.budget_allowed is not None
+                    else "budget unknown"
+                )
+                scope = f"organization {c.organization_id}" if c.organization_id is not None else "unscoped"
+                kiosks = f"{c.kiosks} kiosks" if c.kiosks is not None else "all kiosks"
+                lines.append(
+                    f"    {c.name:<16} {c.client_id or '-':<22} {scope:<18} {kiosks:<11} "
+                    f"{c.last_status or '-':<9} {c.requests_last_run:>6,} requests, {budget}; "
+                    f"{c.requests_last_hour:,} in the last hour"
+                    + (f"  error: {c.error[:80]}" if c.error else "")
+                )
         if self.stale:
             lines.append(f"STALE: {', '.join(self.stale)}: no successful sync within the allowed age")
         return "\n".join(lines)
@@ -243,6 +280,7 @@ def _runs(reader: Reader, tables: set[str]) -> list[dict[str, Any]]:
     wanted = [
         "started_at", "finished_at", "status", "error", "duration_seconds", "rows_loaded", "rows_per_table",
         "requests", "http_429", "budget_remaining", "budget_limit", "failed", "skipped", "resources",
+        "clients",
     ]  # fmt: skip
     present = [c for c in wanted if c in reader.columns("sync_runs")]
     rows = reader.rows(
@@ -298,9 +336,11 @@ def collect(
             budget_remaining=r.get("budget_remaining"),
             budget_limit=r.get("budget_limit"),
             error=r.get("error"),
+            clients=_json(r.get("clients"), {}),
         )
         for r in runs[:RECENT_RUNS]
     ]
+    report.clients = _client_budgets(runs, now)
     report.requests_last_hour = sum(
         int(r.get("requests") or 0) for r in runs if now - to_utc(r["started_at"]) <= timedelta(hours=1)
     )
@@ -310,6 +350,32 @@ def collect(
         if limit is not None and resource.rows_total is not None:
             resource.stale = synced is None or now - to_utc(synced) > limit
     return report
+
+
+def _client_budgets(runs: Sequence[dict[str, Any]], now: datetime) -> list[ClientBudget]:
+    """Per API client, in the order of the newest run that listed clients: the budget its last run left."""
+    budgets: dict[str, ClientBudget] = {}
+    for run in runs:  # newest first
+        recent = now - to_utc(run["started_at"]) <= timedelta(hours=1)
+        for name, c in _json(run.get("clients"), {}).items():
+            if name not in budgets:
+                budgets[name] = ClientBudget(
+                    name=name,
+                    client_id=c.get("client_id"),
+                    organization_id=c.get("organization_id"),
+                    kiosks=c.get("kiosks"),
+                    last_status=c.get("status"),
+                    last_run_at=_iso(run["started_at"]),
+                    requests_last_run=int(c.get("requests") or 0),
+                    requests_last_hour=0,
+                    budget_used=c.get("budget_used"),
+                    budget_allowed=c.get("budget_allowed"),
+                    budget_limit=c.get("budget_limit"),
+                    error=c.get("error"),
+                )
+            if recent:
+                budgets[name].requests_last_hour += int(c.get("requests") or 0)
+    return list(budgets.values())
 
 
 def _resource(

@@ -37,6 +37,9 @@ class RunSummary:
     )  # resource -> {new, missing, retyped}: API field -> what
     warnings: list[str] = field(default_factory=list)
     transform: str | None = None
+    # Several API clients: client name -> what it read and cost (Lane.record()); empty with one client.
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed_clients: dict[str, str] = field(default_factory=dict)  # client name -> why it stopped
 
     def record_client(self, stats: Any) -> None:
         self.requests = int(stats.requests)
@@ -70,6 +73,7 @@ class RunSummary:
             "resources": json.dumps(self.resources),
             "drift": json.dumps(self.drift, sort_keys=True),
             "transform": self.transform,
+            "clients": json.dumps(self.clients, sort_keys=True) if self.clients else None,
         }
 
     def render(self) -> str:
@@ -93,6 +97,10 @@ class RunSummary:
             f"  API: {self.requests:,} requests, {self.token_requests} token requests, "
             f"{self.retries} retries, {self.http_429} x 429; budget {budget}"
         )
+        for name, client in self.clients.items():
+            lines.append(f"  client {name}: {describe_client(client)}")
+        for name, reason in self.failed_clients.items():
+            lines.append(f"  FAILED client {name}: {reason}")
         for resource, reason in sorted(self.failed.items()):
             lines.append(f"  FAILED {resource}: {reason}")
         for resource, changes in sorted(self.drift.items()):
@@ -106,3 +114,17 @@ class RunSummary:
         if self.transform:
             lines.append(f"  transform: {self.transform}")
         return "\n".join(lines)
+
+
+def describe_client(client: dict[str, Any]) -> str:
+    """'lv_m2m_org_2, 3 kiosks, complete, 41 requests, budget 41 of 800 used in the window'."""
+    kiosks = client.get("kiosks")
+    parts = [str(client.get("client_id"))]
+    if kiosks is not None:
+        parts.append(plural(int(kiosks), "kiosk") + (" (filtered)" if client.get("filtered") else ""))
+    parts.append(str(client.get("status")))
+    parts.append(plural(int(client.get("requests") or 0), "request"))
+    used, allowed = client.get("budget_used"), client.get("budget_allowed")
+    if used is not None and allowed is not None:
+        parts.append(f"budget {used:,} of {allowed:,} used in the window")
+    return ", ".join(parts)

@@ -19,8 +19,9 @@ import logging
 import secrets
 import sys
 import threading
+import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -85,6 +86,9 @@ MAX_BODY_BYTES = 1_000_000
 _NO_FAULT = FaultDecision()
 # The operator organizations: CLIENT organizations directly below the platform (not a CLIENT's
 # sub-organization).
+REQUEST_LOG_LENGTH = 200_000
+# Every organization gets an `lv_m2m_org_<id>` client (simulator/auth.py), not only the top-level ones.
+ORGANIZATION_IDS_SQL = "SELECT id FROM organizations ORDER BY id"
 TOP_LEVEL_CLIENT_ORGS_SQL = """
     SELECT o.id FROM organizations o LEFT JOIN organizations parent ON parent.id = o.parent_id
     WHERE o.type = 'CLIENT' AND (parent.id IS NULL OR parent.type <> 'CLIENT') ORDER BY o.id
@@ -108,11 +112,25 @@ class SimState:
     faults: FaultInjector
     control_key: str
     request_counts: Counter[str] = field(default_factory=Counter)
+    # The newest authenticated API requests (client id, path, query, monotonic time), so that a test can check
+    # which client asked for what and when (several clients of one sync each reading their own kiosks, at
+    # the same time). Bounded: a long benchmark must not grow it without end.
+    request_log: deque[tuple[str, str, dict[str, str], float]] = field(
+        default_factory=lambda: deque(maxlen=REQUEST_LOG_LENGTH)
+    )
     _counts_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, path: str) -> None:
         with self._counts_lock:
             self.request_counts[path] += 1
+
+    def log_request(self, client_id: str, path: str, query: dict[str, str]) -> None:
+        with self._counts_lock:
+            self.request_log.append((client_id, path, query, time.monotonic()))
+
+    def log_snapshot(self) -> list[tuple[str, str, dict[str, str], float]]:
+        with self._counts_lock:
+            return list(self.request_log)
 
     def counts_snapshot(self) -> dict[str, int]:
         with self._counts_lock:
@@ -121,6 +139,7 @@ class SimState:
     def reset_counts(self) -> None:
         with self._counts_lock:
             self.request_counts.clear()
+            self.request_log.clear()
 
 
 def _json_default(value: Any) -> Any:
@@ -198,6 +217,7 @@ class SimulatorApp:
             try:
                 principal = state.auth.authenticate(headers.get("authorization"))
                 key = principal.client_id
+                state.log_request(key, path, _query(scope))
             except ProblemError as error:
                 auth_error = error
                 key = f"anon:{client_ip}"
@@ -368,18 +388,16 @@ def _addr(value: Any) -> Any:
     return tuple(value) if isinstance(value, list | tuple) else value
 
 
-def build_state(
-    config: SimConfig, store: Store, *, top_level_client_org_ids: list[int] | None = None
-) -> SimState:
+def build_state(config: SimConfig, store: Store, *, client_org_ids: list[int] | None = None) -> SimState:
     """Wire auth, limits and faults for `config` around an already generated `store`."""
     from simulator.auth import default_clients
 
     if config.clients:
         clients = list(config.clients)
     else:
-        if top_level_client_org_ids is None:
-            top_level_client_org_ids = [r[0] for r in store.query(TOP_LEVEL_CLIENT_ORGS_SQL)]
-        clients = default_clients(config.demo_client_id, config.demo_client_secret, top_level_client_org_ids)
+        if client_org_ids is None:
+            client_org_ids = [r[0] for r in store.query(ORGANIZATION_IDS_SQL)]
+        clients = default_clients(config.demo_client_id, config.demo_client_secret, client_org_ids)
     auth = AuthService(clients, token_lifetime_seconds=config.token_lifetime_seconds)
     for client_id in config.faults.revoked_clients:
         auth.revoke(client_id)

@@ -6,8 +6,11 @@ Configured clients (demo values, never real credentials):
 - `lv_m2m_limited` / `sk_live_limited`: every scope but users:read and reports:read; sees every organization.
 - `lv_m2m_org_<orgId>` / `sk_live_org_<orgId>`: every scope; sees organization <orgId> and its descendants.
 
-One `lv_m2m_org_<orgId>` client exists per top-level CLIENT organization of the generated data (for example
-the EUR and the CHF operator), so a test can watch scoping hide the other organizations' data. `livello-sim
+One `lv_m2m_org_<orgId>` client exists per organization of the generated data, top-level operators (the EUR
+and the CHF operator) and their sub-organizations alike, so a test can watch scoping hide the other
+organizations' data, and a sync with several clients can give one client an operator and another a
+sub-organization of it. Each client has its own rate-limit window (simulator/ratelimit.py, keyed by the
+token's client id). `livello-sim
 serve --client-id/--client-secret` replaces the demo client's credentials; `SimConfig.clients` replaces the
 whole table.
 
@@ -86,7 +89,7 @@ class Principal:
 def default_clients(
     demo_client_id: str = DEMO_CLIENT_ID,
     demo_client_secret: str = DEMO_CLIENT_SECRET,
-    top_level_client_org_ids: Iterable[int] = (),
+    client_org_ids: Iterable[int] = (),
 ) -> list[ClientSpec]:
     clients = [
         ClientSpec(demo_client_id, demo_client_secret, ALL_SCOPES),
@@ -94,7 +97,7 @@ def default_clients(
     ]
     clients.extend(
         ClientSpec(organization_client_id(org_id), organization_client_secret(org_id), ALL_SCOPES, org_id)
-        for org_id in top_level_client_org_ids
+        for org_id in client_org_ids
     )
     return clients
 

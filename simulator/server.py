@@ -221,6 +221,15 @@ class SimulatorServer:
             path_prefix = "/api/v1" + (path_prefix if path_prefix.startswith("/") else "/" + path_prefix)
         return sum(n for p, n in self.request_count.items() if p.startswith(path_prefix))
 
+    def requests_by(self, client_id: str) -> list[tuple[str, dict[str, str]]]:
+        """The authenticated API requests `client_id` made (path, query), oldest first; the newest
+        REQUEST_LOG_LENGTH of all clients are kept."""
+        return [(path, query) for who, path, query, _ in self._state().log_snapshot() if who == client_id]
+
+    def request_times(self, client_id: str) -> list[float]:
+        """When (time.monotonic) each logged API request of `client_id` arrived, oldest first."""
+        return [at for who, _, _, at in self._state().log_snapshot() if who == client_id]
+
     def reset_request_counts(self) -> None:
         self._state().reset_counts()
 

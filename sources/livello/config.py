@@ -11,11 +11,14 @@ pipelines/config.py under the same section."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
@@ -54,7 +57,8 @@ def invalid(field: str, value: Any, allowed: str, section: Sequence[str] = SECTI
 
 
 def _is_secret_field(field: str) -> bool:
-    return any(word in field for word in ("secret", "key", "password", "credentials"))
+    # `clients` holds every listed client's secret.
+    return any(word in field for word in ("secret", "key", "password", "credentials", "clients"))
 
 
 # -- durations --------------------------------------------------------------------------------
@@ -82,8 +86,6 @@ def as_list(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            import json
-
             try:
                 parsed = json.loads(text)
             except ValueError:
@@ -101,8 +103,9 @@ class ClientSettings(BaseConfiguration):
     """What the HTTP client needs to talk to the Livello API."""
 
     base_url: str = PRODUCTION_BASE_URL
-    client_id: str = None
-    client_secret: TSecretStrValue = None
+    # Optional to dlt only because a `clients` list may give them instead; `validate` requires one of both.
+    client_id: str | None = None
+    client_secret: TSecretStrValue | None = None
     # Only if the token endpoint lives elsewhere than f"{base_url}/auth/token".
     token_url: str | None = None
     # Share of each rate-limit window this sync may use; the rest is left to the customer's other
@@ -122,17 +125,47 @@ class ClientSettings(BaseConfiguration):
     # Plain http:// sends the client secret in clear text; it is refused unless the host is this machine (the
     # bundled simulator) or this is set, e.g. for a TLS-terminating proxy on a trusted network.
     allow_insecure_http: bool = False
+    # Several API clients reading one warehouse: a list of tables (`[[sources.livello.clients]]` with name,
+    # client_id, client_secret, optional organization_id and budget_share) or the same as a JSON list in
+    # the environment (dlt hands a TOML list to a str field as JSON). The first is the primary; when set,
+    # client_id and client_secret above are the primary's and may be left out. See `api_clients()`.
+    clients: str | None = None
 
     def on_resolved(self) -> None:
+        listed = self.api_clients()  # a bad list is reported before anything else is checked
+        if listed:
+            # The list wins over client_id/client_secret: every command that talks to the API with one
+            # client (check, reconcile) uses the primary, as `run` does for the organization-wide listings.
+            self.client_id, self.client_secret = listed[0].client_id, listed[0].client_secret
         self.validate()
+
+    def api_clients(self) -> tuple[ApiClient, ...]:
+        """The configured clients, the primary first; empty when `clients` is not set (one client: client_id
+        and client_secret)."""
+        return parse_clients(self.clients)
+
+    def for_client(self, api_client: ApiClient) -> ClientSettings:
+        """These settings with one listed client's credentials and budget share."""
+        copy = ClientSettings()
+        for name in self.get_resolvable_fields():
+            setattr(copy, name, getattr(self, name))
+        copy.client_id, copy.client_secret = api_client.client_id, api_client.client_secret
+        if api_client.budget_share is not None:
+            copy.budget_share = api_client.budget_share
+        copy.clients = None
+        copy.validate()
+        return copy
 
     def validate(self) -> None:
         for field in ("base_url", "token_url"):
             self._check_url(field, getattr(self, field), required=field == "base_url")
-        if not self.client_id:
-            raise SettingError(f"{setting_names('client_id')} is empty: set the client id Livello issued")
-        if not self.client_secret:
-            raise SettingError(f"{setting_names('client_secret')} is empty: set the client secret")
+        missing = [f for f in ("client_id", "client_secret") if not getattr(self, f)]
+        if missing:
+            names = ", ".join(setting_names(f) for f in missing)
+            raise SettingError(
+                f"missing setting {names}: set it in the environment, .dlt/secrets.toml or .dlt/config.toml "
+                f"(or list several API clients in {setting_names('clients')})"
+            )
         _check_range("budget_share", self.budget_share, 0.0, 1.0, low_open=True)
         _check_range("burst_share", self.burst_share, 0.0, 1.0)
         _check_range("timeout_seconds", self.timeout_seconds, 0.0, None, low_open=True)
@@ -160,6 +193,99 @@ class ClientSettings(BaseConfiguration):
     @property
     def resolved_token_url(self) -> str:
         return self.token_url or f"{self.base_url.rstrip('/')}/auth/token"
+
+
+CLIENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_CLIENT_KEYS = ("name", "client_id", "client_secret", "organization_id", "budget_share")
+CLIENTS_EXAMPLE = (
+    "[[sources.livello.clients]] tables with name, client_id, client_secret, optional organization_id and "
+    'budget_share, or SOURCES__LIVELLO__CLIENTS=\'[{"name": "main", "client_id": "...", '
+    '"client_secret": "..."}]\''
+)
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """One API client of a run with several: its credentials, the organization it is scoped to (None: it
+    sees every organization) and its own share of its own rate-limit window (None: `budget_share`)."""
+
+    name: str
+    client_id: str
+    client_secret: str = dataclasses.field(repr=False)
+    organization_id: int | None = None
+    budget_share: float | None = None
+
+
+def parse_clients(value: Any) -> tuple[ApiClient, ...]:
+    """The `clients` setting as ApiClients, or a SettingError naming the entry and what is wrong with it
+    (never its secret). The first client is the primary, which reads every organization's listings: it must
+    not be scoped to an organization."""
+    if value is None or value == "":
+        return ()
+    entries = value
+    if isinstance(value, str):
+        try:
+            entries = json.loads(value)
+        except ValueError:
+            raise SettingError(
+                f"{setting_names('clients')} is not a JSON list: expected {CLIENTS_EXAMPLE}"
+            ) from None
+    if not isinstance(entries, list) or not entries:
+        raise SettingError(f"{setting_names('clients')} must be a non-empty list: {CLIENTS_EXAMPLE}")
+    # Registered before any check, so that no message or log line of this process can show one.
+    from sources.livello.redaction import SECRETS
+
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("client_secret"), str):
+            SECRETS.add(entry["client_secret"])
+    clients: list[ApiClient] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{setting_names('clients')} entry {number}"
+        if not isinstance(entry, dict):
+            raise SettingError(f"{where} must be a table (an object) with {', '.join(_CLIENT_KEYS)}")
+        unknown = sorted(set(entry) - set(_CLIENT_KEYS))
+        if unknown:
+            raise SettingError(f"{where} has unknown key {unknown[0]!r}: known {', '.join(_CLIENT_KEYS)}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not CLIENT_NAME.match(name):
+            raise SettingError(
+                f"{where}: name must be 1-32 lower-case letters, digits or _ starting with a letter (it "
+                f"names the client's pipeline and state), not {name!r}"
+            )
+        where = f"{setting_names('clients')} client {name!r}"
+        if any(c.name == name for c in clients):
+            raise SettingError(f"{where} is listed twice: every client needs its own name")
+        for key in ("client_id", "client_secret"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise SettingError(f"{where} has no {key}: set the {key.replace('_', ' ')} Livello issued")
+        if any(c.client_id == entry["client_id"] for c in clients):
+            raise SettingError(f"{where}: client_id {entry['client_id']!r} is listed twice")
+        organization = entry.get("organization_id")
+        if organization is not None and (
+            isinstance(organization, bool) or not str(organization).strip().isdigit()
+        ):
+            raise SettingError(f"{where}: organization_id must be an organization's id, not {organization!r}")
+        share = entry.get("budget_share")
+        if share is not None and (
+            isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1
+        ):
+            raise SettingError(f"{where}: budget_share must be greater than 0 and at most 1, not {share!r}")
+        clients.append(
+            ApiClient(
+                name,
+                entry["client_id"].strip(),
+                entry["client_secret"],
+                int(organization) if organization is not None else None,
+                float(share) if share is not None else None,
+            )
+        )
+    if clients[0].organization_id is not None:
+        raise SettingError(
+            f"{setting_names('clients')}: the first client ({clients[0].name!r}) is the primary, which reads "
+            "every organization's listings once for all: it must see every organization (no organization_id);"
+            " list a scoped client after it"
+        )
+    return tuple(clients)
 
 
 @configspec
@@ -346,6 +472,7 @@ def known_fields(*specs: type[BaseConfiguration]) -> set[str]:
 
 
 __all__ = [
+    "ApiClient",
     "ClientSettings",
     "SettingError",
     "SourceSettings",
@@ -353,6 +480,7 @@ __all__ = [
     "check_known",
     "invalid",
     "known_fields",
+    "parse_clients",
     "parse_duration",
     "resolve",
     "setting_names",

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("livello_sync.source")
 
 PAGE_SIZE = 100  # the contract's maximum page size
+# Serial numbers per request of a listing filtered by kiosk: 100 serials of ~10 characters keep the URL near
+# 1.2 kB, far below the 8 kB that common proxies accept.
+KIOSK_FILTER_CHUNK = 100
 
 
 # -- time ----------------------------------------------------------------------------------------------------
@@ -124,6 +127,11 @@ class RunContext:
     loading: frozenset[str] | None = None
     # Resources whose reading of this load replaces their tables (a full listing of a `Changes` endpoint).
     replacing: set[str] = field(default_factory=set)
+    # With several API clients: the serial numbers of the kiosks this client reads fleet data for (None: every
+    # kiosk of the kiosk list), and those a filtered listing names (None: the listing is read unfiltered, as
+    # the client's own scope holds exactly its kiosks).
+    fleet: frozenset[str] | None = None
+    kiosk_filter: tuple[str, ...] | None = None
     _listings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _kept: dict[str, Any] = field(default_factory=dict)  # responses read once for two resources of a load
     _pseudonymizer: Pseudonymizer | None = None
@@ -188,6 +196,30 @@ class RunContext:
             partners.add(endpoint.embedded_in.resource)
         return bool(partners & (self.loading - set(self.failed) - set(self.skipped)))
 
+    def share_listing(self, endpoint: Endpoint, rows: list[dict[str, Any]]) -> None:
+        """Use `rows` as this run's reading of a shared listing (another client of the run read it)."""
+        self._listings[endpoint.resource] = rows
+
+    def fan_out_rows(self, endpoint: Endpoint) -> list[dict[str, Any]]:
+        """The rows of the listing `endpoint` fans out over that this client reads it for: for fleet data
+        only the kiosks assigned to this client."""
+        assert endpoint.fan_out is not None
+        rows = self.listing(endpoint.fan_out.over)
+        if not endpoint.fleet or self.fleet is None:
+            return rows
+        return [row for row in rows if str(row.get(endpoint.fan_out.key)) in self.fleet]
+
+    def kiosk_queries(self, endpoint: Endpoint) -> list[dict[str, str]]:
+        """The query parameters restricting a reading of `endpoint` to this client's kiosks, one dict per
+        request (bounded URL length): [{}] when unrestricted, [] when the client has no kiosk."""
+        if endpoint.kiosk_filter is None or self.kiosk_filter is None:
+            return [{}]
+        serials = sorted(self.kiosk_filter)
+        return [
+            {endpoint.kiosk_filter: ",".join(serials[i : i + KIOSK_FILTER_CHUNK])}
+            for i in range(0, len(serials), KIOSK_FILTER_CHUNK)
+        ]
+
     def listing(self, endpoint: Endpoint) -> list[dict[str, Any]]:
         """Every row of a shared listing (organizations, kiosks), read at most once per run."""
         if endpoint.resource not in self._listings:
@@ -236,8 +268,6 @@ class RunContext:
             return
         # A span-limited endpoint needs a start: the oldest kiosk's creation, else one lookback back.
         if start is None:
-            created = [
-                to_utc(k["createdAt"]) for k in self.listing(endpoint.fan_out.over) if k.get("createdAt")
-            ]
+            created = [to_utc(k["createdAt"]) for k in self.fan_out_rows(endpoint) if k.get("createdAt")]
             start = min(created) if created else self.snapshot_at - lookback
         yield from split(floor_hour(start), self.snapshot_at, span)

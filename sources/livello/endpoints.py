@@ -91,6 +91,20 @@ class FanOut:
 
 
 @dataclass(frozen=True)
+class FleetSplit:
+    """Where the fleet and its owners are listed, for splitting the fleet across API clients: each kiosk of
+    `kiosks` (its `serial` and the organization `owner` it belongs to) and the tree of `organizations` (each
+    row's `id` and `parent`)."""
+
+    kiosks: Endpoint
+    serial: str
+    owner: str
+    organizations: Endpoint
+    id: str
+    parent: str
+
+
+@dataclass(frozen=True)
 class Endpoint:
     resource: str
     path: str
@@ -121,6 +135,15 @@ class Endpoint:
     # The lists in its rows that dlt loads as child tables `<resource>__<list>` (dlt's snake_case of the API
     # field; a nested object's list is `<object>__<list>`); tests/cli checks them against a real sync.
     child_tables: tuple[str, ...] = ()
+    # Per-kiosk ("fleet") data: with several API clients each reads it for the kiosks assigned to it only
+    # (a fan-out over the kiosk list over those kiosks; a listing filtered by `kiosk_filter`, the query
+    # parameter that takes comma-separated serial numbers). Everything else is organization-wide and read
+    # once, by the primary client.
+    fleet: bool = False
+    kiosk_filter: str | None = None
+    # The field of a row naming its kiosk (dotted path into nested objects): lets the warehouse count one
+    # client's rows of a range for the count-verified lookback (pipelines/lookback.py).
+    kiosk_field: str | None = None
 
     def __post_init__(self) -> None:
         if self.reader is None:
@@ -134,6 +157,7 @@ class Endpoint:
             object.__setattr__(self, "reader", generic)
         if self.fan_out is not None:
             assert self.fan_out.over.shared, f"{self.resource} fans out over an unshared listing"
+        assert not self.fleet or self.kiosk_filter or self.fan_out, f"{self.resource}: fleet data how?"
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -173,6 +197,7 @@ KIOSKS = Endpoint("kiosks", "/kiosks", "kiosks:read", "merge", ("serial_number",
 _EACH_ORGANIZATION = FanOut(ORGANIZATIONS, key="id", into="id", column="organization_id")
 KIOSK_DETAILS = Endpoint("kiosk_details", "/kiosks/{serial_number}", "kiosks:read", "merge",
                          ("serial_number",), fan_out=FanOut(KIOSKS, key="serialNumber", into="serial_number"),
+                         fleet=True,
                          drop=("inventory",), decimals=("controller.preAuth",),
                          types={"serialNumber": "text", "orgId": "text"})
 
@@ -190,7 +215,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # The cells come with the kiosk detail (KioskDetail.inventory.loadCells, the same LoadCell schema).
     Endpoint("kiosk_inventory", "/kiosks/{serial_number}/inventory", "inventory:read", "append",
              fan_out=FanOut(KIOSKS, key="serialNumber", into="serial_number", column="kiosk_serial_number"),
-             reader=readers.read_inventory,
+             reader=readers.read_inventory, fleet=True,
              embedded_in=KIOSK_DETAILS, embedded_path=("inventory", "loadCells"),
              decimals=("surfaceSize", "productLineData.price", "productLineData.vatRate",
                        "productLineData.cost"),
@@ -200,13 +225,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("products", "/products", "products:read", _SCD2, ("id",), paging="page",
              decimals=("cost", "weight", "vatRate"), types={"id": "bigint"}, child_tables=("images",)),
     Endpoint("transactions", "/transactions", "transactions:read", "merge", ("id",), paging="skip",
-             incremental=_CREATED, child_tables=("items_purchased",),
+             incremental=_CREATED, child_tables=("items_purchased",), fleet=True,
+             kiosk_filter="kioskSerialNumbers", kiosk_field="kiosk.serialNumber",
              decimals=("total", "discountTotal", "itemsPurchased[].price", "itemsPurchased[].vatRate",
                        "itemsPurchased[].discount", "itemsPurchased[].total", "itemsPurchased[].cost"),
              types={"id": "bigint", "itemsPurchased[].productMetaId": "bigint",
                     "itemsPurchased[].productLineId": "bigint", "itemsPurchased[].quantity": "bigint"}),
     Endpoint("refills", "/refills", "refills:read", "merge", ("id",), paging="skip", incremental=_CREATED,
-             child_tables=("items_replenished",),
+             child_tables=("items_replenished",), fleet=True, kiosk_filter="kioskSerialNumbers",
+             kiosk_field="kiosk.serialNumber",
              decimals=("itemsReplenished[].cost", "itemsReplenished[].price"),
              types={"id": "bigint", "itemsReplenished[].productMetaId": "bigint",
                     "itemsReplenished[].productLineId": "bigint", "itemsReplenished[].added": "bigint",
@@ -219,6 +246,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # and the list has no updated-since filter: new ones by start date, and each run re-reads the alerts it
     # holds as not yet resolved; a resolved alert is final, so the lookback is verified like transactions'.
     Endpoint("alerts", "/alerts", "alerts:read", "merge", ("id",), paging="offset", each_run=True,
+             fleet=True, kiosk_filter="kioskSerialNumbers", kiosk_field="kioskSerialNumber",
              incremental=Incremental("startDate", "startDateFrom", "startDateTo", order=Order(
                  {"orderBy": "startDate", "orderDirection": "ASC"},
                  {"orderBy": "startDate", "orderDirection": "DESC"}), verify_lookback=True),
@@ -226,7 +254,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("alert_types", "/alerts/types", "alerts:read", "replace"),
     Endpoint("temperature", "/analytics/temperature/{granularity}", "reports:read", "merge",
              ("kiosk_serial_number", "sensor_position", "granularity", "bucket_start"),
-             fan_out=FanOut(KIOSKS, key="serialNumber", into="kioskSerialNumber"),
+             fan_out=FanOut(KIOSKS, key="serialNumber", into="kioskSerialNumber"), fleet=True,
              path_settings={"granularity": "temperature_granularity"},
              incremental=Incremental("bucket_start", "startDate", "endDate", sizing="span", max_span={
                  "hourly": timedelta(days=31), "minutely": timedelta(hours=24)}),
@@ -238,6 +266,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                        "config.rules[].cappingFlat", "config.rules[].cappingPercentage")),
 )
 # fmt: on
+
+FLEET = FleetSplit(KIOSKS, "serialNumber", "orgId", ORGANIZATIONS, "id", "parentOrg")
 
 BY_NAME: dict[str, Endpoint] = {e.resource: e for e in ENDPOINTS}
 RESOURCE_NAMES: tuple[str, ...] = tuple(BY_NAME)

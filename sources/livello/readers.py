@@ -43,7 +43,7 @@ def calls(ctx: RunContext, endpoint: Endpoint, params: dict[str, Any] | None = N
     if fan_out is None:
         yield Call(path, query, {})
         return
-    for row in ctx.listing(fan_out.over):
+    for row in ctx.fan_out_rows(endpoint):
         key = row[fan_out.key]
         extra = {fan_out.column: key} if fan_out.column else {}
         placeholder = "{" + fan_out.into + "}"
@@ -121,31 +121,35 @@ def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None
         newest: datetime | None = None
         count = 0  # rows of the last (newest) range: the density estimate must not count skipped history
         for part in window.ranges():
-            params = {
-                **incremental.order.ascending,
-                **part.params(incremental.start_param, incremental.end_param),
-            }
             count = 0
-            start = max(part.held - 1, 0)
-            pages = ctx.client.paginate(
-                endpoint.path,
-                endpoint.paging,
-                params,
-                page_size=PAGE_SIZE,
-                key=row_key(endpoint),
-                start=start,
-            )
-            for number, page in enumerate(pages):
-                batch = []
-                for row in page[1:] if number == 0 and part.held else page:
-                    # A row already yielded in this load (an open alert re-read first) still moves the cursor.
-                    moment = to_utc(row[incremental.cursor])
-                    newest = moment if newest is None or moment > newest else newest
-                    if dedup.fresh(row):
-                        batch.append(prepare(endpoint, row))
-                count += len(batch)
-                if batch:
-                    yield batch
+            # One reading per group of this client's kiosks (one unfiltered reading without several clients).
+            for kiosks in ctx.kiosk_queries(endpoint):
+                params = {
+                    **incremental.order.ascending,
+                    **part.params(incremental.start_param, incremental.end_param),
+                    **kiosks,
+                }
+                start = max(part.held - 1, 0)
+                pages = ctx.client.paginate(
+                    endpoint.path,
+                    endpoint.paging,
+                    params,
+                    page_size=PAGE_SIZE,
+                    key=row_key(endpoint),
+                    start=start,
+                )
+                for number, page in enumerate(pages):
+                    batch = []
+                    for row in page[1:] if number == 0 and part.held else page:
+                        # A row already yielded in this load (an open alert re-read first) still moves the
+                        # cursor.
+                        moment = to_utc(row[incremental.cursor])
+                        newest = moment if newest is None or moment > newest else newest
+                        if dedup.fresh(row):
+                            batch.append(prepare(endpoint, row))
+                    count += len(batch)
+                    if batch:
+                        yield batch
         rate = None
         density_start = window.verified_until if window.held else window.ranges()[-1].start
         if newest is not None and density_start is not None and count > 1:
@@ -380,29 +384,34 @@ def _reread_open_alerts(
     if not older:
         return
     still_open: list[dict[str, Any]] = []
-    open_now = {**order, "statuses": "open,raised"}
     key = row_key(endpoint)
-    for page in ctx.client.paginate(endpoint.path, endpoint.paging, open_now, page_size=PAGE_SIZE, key=key):
-        batch = [prepare(endpoint, r) for r in page if dedup.fresh(r)]
-        still_open.extend(batch)
-        if batch:
-            yield batch
+    for kiosks in ctx.kiosk_queries(endpoint):
+        open_now = {**order, "statuses": "open,raised", **kiosks}
+        for page in ctx.client.paginate(
+            endpoint.path, endpoint.paging, open_now, page_size=PAGE_SIZE, key=key
+        ):
+            batch = [prepare(endpoint, r) for r in page if dedup.fresh(r)]
+            still_open.extend(batch)
+            if batch:
+                yield batch
     now_open = {str(r["id"]) for r in still_open}
     gone = {key: start for key, start in older.items() if key not in now_open}
     if gone:
         starts = sorted(gone.values())
-        resolved = {
-            **order,
-            "statuses": "resolved",
-            incremental.start_param: api_time(starts[0]),
-            incremental.end_param: api_time(starts[-1] + timedelta(milliseconds=1)),
-        }
-        for page in ctx.client.paginate(
-            endpoint.path, endpoint.paging, resolved, page_size=PAGE_SIZE, key=key
-        ):
-            batch = [prepare(endpoint, r) for r in page if str(r["id"]) in gone and dedup.fresh(r)]
-            if batch:
-                yield batch
+        for kiosks in ctx.kiosk_queries(endpoint):
+            resolved = {
+                **order,
+                "statuses": "resolved",
+                incremental.start_param: api_time(starts[0]),
+                incremental.end_param: api_time(starts[-1] + timedelta(milliseconds=1)),
+                **kiosks,
+            }
+            for page in ctx.client.paginate(
+                endpoint.path, endpoint.paging, resolved, page_size=PAGE_SIZE, key=key
+            ):
+                batch = [prepare(endpoint, r) for r in page if str(r["id"]) in gone and dedup.fresh(r)]
+                if batch:
+                    yield batch
     # Resolved (or deleted at the vendor): stop re-reading either way.
     resource.track_open({}, closed=gone)
     _track_alerts(resource, still_open)
