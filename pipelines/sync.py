@@ -635,7 +635,7 @@ class Sync:
                 clear()
             lane.windows_done = index + 1
             if self.settings.run.progress:
-                windows = ", ".join(f"{n} {short_window(w)}" for n, w in ctx.windows.items()) or "snapshots"
+                windows = describe_windows(ctx.windows)
                 rows, requests = sum(counts.values()), lane.client.stats.requests - requests_before
                 self._event(
                     "load",
@@ -659,6 +659,12 @@ class Sync:
         refreshed = [n for n in names if first and n in self.settings.run.refresh]
         if refreshed:
             counts = self._run(lane, livello_source(ctx).with_resources(*refreshed), "drop_resources")
+            self.out(
+                lane.label(
+                    f"Refreshed {', '.join(refreshed)}: read again from the start; the tables and state "
+                    "replaced, the other resources left as they were."
+                )
+            )
             names = [n for n in names if n not in refreshed]
             if not names:
                 return counts
@@ -735,6 +741,23 @@ def record_run(pipeline: Pipeline, summary: RunSummary, loader_file_format: str)
         write_disposition="append",
         loader_file_format=loader_file_format,
     )
+
+
+def describe_windows(windows: dict[str, Window]) -> str:
+    """The windows of one load in a few words: one window for all ('transactions, refills 2026-11-25 12:00 ..
+    now'), else their count and span, so the progress line stays short however many resources load."""
+    if not windows:
+        return "snapshots"
+    described = {short_window(w) for w in windows.values()}
+    if len(described) == 1:
+        return f"{', '.join(windows)} {described.pop()}"
+    starts = [w.start for w in windows.values()]
+    ends = [w.end for w in windows.values()]
+    span = Window(
+        None if None in starts else min(s for s in starts if s is not None),
+        None if None in ends else max(e for e in ends if e is not None),
+    )
+    return f"{plural(len(windows), 'resource')}, {short_window(span)}"
 
 
 def short_window(window: Window) -> str:

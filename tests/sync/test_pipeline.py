@@ -406,6 +406,7 @@ def test_refresh_rereads_one_resource_and_leaves_the_others(
     code, output = sync(small_sim, *resources, "--refresh", "transactions")
     assert code == 0, output
     assert "initial" in output  # planned from the start, not from the cursor
+    assert "Refreshed transactions: read again from the start" in output
     assert warehouse.ids("transactions") == truth_ids(small_sim, "transactions")
     assert warehouse.duplicate_keys("transactions", "id") == 0
     # Refills were not replaced: every row keeps the load that brought it, but for the newest ones the run
