@@ -133,11 +133,7 @@ class StatusReport:
         if self.runs:
             lines.append("  last runs:")
             for run in self.runs:
-                budget = (
-                    f"{run.budget_remaining:,}/{run.budget_limit:,} left"
-                    if run.budget_remaining is not None and run.budget_limit is not None
-                    else "budget unknown"
-                )
+                budget = _budget(run.budget_remaining, run.budget_limit, "left")
                 lines.append(
                     f"    {_short(run.started_at)} {run.status:<9} {run.requests:>6,} requests, "
                     f"{run.http_429} x 429, {budget}, {run.duration_seconds:.0f} s"
@@ -147,11 +143,7 @@ class StatusReport:
         if self.clients:
             lines.append("  API clients (budget per client, each its own rate-limit window):")
             for c in self.clients:
-                budget = (
-                    f"{c.budget_used:,}/{c.budget_allowed:,} of the window used"
-                    if c.budget_used is not None and c.budget_allowed is not None
-                    else "budget unknown"
-                )
+                budget = _budget(c.budget_used, c.budget_allowed, "of the window used")
                 scope = f"organization {c.organization_id}" if c.organization_id is not None else "unscoped"
                 kiosks = f"{c.kiosks} kiosks" if c.kiosks is not None else "all kiosks"
                 lines.append(
@@ -163,6 +155,11 @@ class StatusReport:
         if self.stale:
             lines.append(f"STALE: {', '.join(self.stale)}: no successful sync within the allowed age")
         return "\n".join(lines)
+
+
+def _budget(part: int | None, whole: int | None, what: str) -> str:
+    """'312/800 left', or that the budget is unknown (no response said)."""
+    return f"{part:,}/{whole:,} {what}" if part is not None and whole is not None else "budget unknown"
 
 
 def _short(iso: str | None) -> str:

@@ -116,6 +116,28 @@ def _drawn(rows: Sequence[dict[str, Any]], value: str) -> bool:
     return any(r.get(value) not in (None, 0) and float(r[value]) != 0 for r in rows)
 
 
+def _currency_chart(key: str, caption: str, chart: Any, currency: str) -> Chart:
+    """A chart of one currency's money (amounts in different currencies are never drawn together)."""
+    return Chart(f"{key}-{currency}", caption, charts.render_svg(chart, currency), currency)
+
+
+def _product_ranking(
+    key: str,
+    caption: str,
+    rows: list[dict[str, Any]],
+    currency: str,
+    *,
+    value: str,
+    value_title: str,
+    **bars: Any,
+) -> Chart:
+    """Products ranked by one money value of one currency, each bar labelled with its row's `note`."""
+    chart = charts.ranked_bars(
+        rows, label="product", value=value, value_title=f"{value_title} ({currency})", note="note", **bars
+    )
+    return _currency_chart(key, f"{caption}, {currency}", chart, currency)
+
+
 def _kiosk_chart(
     build: Callable[..., Any],
     rows: list[dict[str, Any]],
@@ -201,14 +223,7 @@ def revenue(db: Reader, w: Window, kiosks: Kiosks) -> Section:
             value_title=f"gross revenue ({currency})",
             title=f"Gross revenue per kiosk-local day, {currency}",
         )
-        section.charts.append(
-            Chart(
-                f"revenue-{currency}",
-                f"Gross revenue in {currency}",
-                charts.render_svg(chart, currency),
-                currency,
-            )
-        )
+        section.charts.append(_currency_chart("revenue", f"Gross revenue in {currency}", chart, currency))
     money = [
         Column("gross", "gross", "money"),
         Column("net", "net", "money"),
@@ -306,20 +321,15 @@ def top_products(db: Reader, w: Window, kiosks: Kiosks) -> Section:
             pct = row["margin_pct"]
             row["note"] = f"{float(pct) * 100:.1f} %" if pct is not None else ""
             table_rows.append(row)
-        chart = charts.ranked_bars(
-            top,
-            label="product",
-            value="margin",
-            value_title=f"margin ({currency})",
-            title=f"Top {len(top)} products by margin, {currency} (label: margin %)",
-            note="note",
-        )
         section.charts.append(
-            Chart(
-                f"products-{currency}",
-                f"Top products, {currency}",
-                charts.render_svg(chart, currency),
+            _product_ranking(
+                "products",
+                "Top products",
+                top,
                 currency,
+                value="margin",
+                value_title="margin",
+                title=f"Top {len(top)} products by margin, {currency} (label: margin %)",
             )
         )
     section.tables.append(
@@ -554,21 +564,16 @@ def spoilage(db: Reader, w: Window, kiosks: Kiosks) -> Section:
                 row["note"] = f"{row['expired']} units" + (
                     f", {float(rate) * 100:.0f} % of added" if rate else ""
                 )
-            chart = charts.ranked_bars(
-                spoiled,
-                label="product",
-                value="cost_expired",
-                value_title=f"cost of spoilage ({currency})",
-                title=f"Products with the highest cost of spoilage, {currency}",
-                color="#e45756",
-                note="note",
-            )
             section.charts.append(
-                Chart(
-                    f"spoilage-{currency}",
-                    f"Spoilage, {currency}",
-                    charts.render_svg(chart, currency),
+                _product_ranking(
+                    "spoilage",
+                    "Spoilage",
+                    spoiled,
                     currency,
+                    value="cost_expired",
+                    value_title="cost of spoilage",
+                    title=f"Products with the highest cost of spoilage, {currency}",
+                    color="#e45756",
                 )
             )
     section.tables.append(
