@@ -43,7 +43,7 @@ MATERIALIZATIONS: dict[ModelKind, str] = {
     "intermediate": "temporary table",
     "mart": "table",
 }
-DataTestKind = Literal["unique", "not_null", "relationship", "range", "custom"]
+DataTestKind = Literal["unique", "not_null", "relationship", "range", "version", "custom"]
 
 _HEADER = re.compile(r"\A\s*/\*(?P<yaml>.*?)\*/(?P<body>.*)\Z", re.DOTALL)
 _HEADER_KEYS = {
@@ -54,6 +54,7 @@ _HEADER_KEYS = {
     "not_null",
     "relationships",
     "ranges",
+    "versions",
     "same_columns_as",
 }
 
@@ -85,6 +86,9 @@ class Model:
     relationships: tuple[Relationship, ...] = ()
     # column -> (lowest, highest): a number or another column of the row; None leaves that side open
     ranges: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # foreign key into an SCD2 dimension -> (the fact's time, the natural key both carry): the version joined
+    # is the one valid at that time (the dimension's valid_from, valid_to and version_number say when)
+    versions: dict[str, tuple[str, str]] = field(default_factory=dict)
     depends_on: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -158,8 +162,18 @@ def _load_model(path: Path, kind: ModelKind) -> tuple[Model, dict[str, Any]]:
         not_null=tuple(meta.get("not_null") or ()),
         relationships=tuple(_parse_relationship(path, r) for r in (meta.get("relationships") or ())),
         ranges=_parse_ranges(path, meta.get("ranges") or {}),
+        versions=_parse_versions(path, meta.get("versions") or {}),
     )
     return model, meta
+
+
+def _parse_versions(path: Path, versions: Any) -> dict[str, tuple[str, str]]:
+    try:
+        return {str(k): (str(v["at"]), str(v["natural_key"])) for k, v in versions.items()}
+    except (AttributeError, KeyError, TypeError):
+        raise ModelDefinitionError(
+            f"{path.name}: versions map a foreign key to {{at: time column, natural_key: column}}"
+        ) from None
 
 
 def _parse_ranges(path: Path, ranges: Any) -> dict[str, tuple[Any, Any]]:
@@ -328,6 +342,19 @@ def generic_data_tests(models: Iterable[Model]) -> list[DataTest]:
                 (column,),
                 f"{m}.{column} lies within [{lowest}, {highest}]",
                 f"SELECT * FROM {m} WHERE {outside}",
+            )
+        joins = {rel.column: rel for rel in model.relationships}
+        for column, (at, natural_key) in model.versions.items():
+            if column not in joins:
+                raise ModelDefinitionError(f"{model.path.name}: versions names {column}, no relationship")
+            dim, key = joins[column].to_model, joins[column].to_column
+            add(
+                "version",
+                (column,),
+                f"each {m} row joins the {dim} version valid at its {at}",
+                f"SELECT f.*, d.valid_from, d.valid_to FROM {m} AS f JOIN {dim} AS d ON d.{key} = f.{column} "
+                f"WHERE d.{natural_key} <> f.{natural_key} "
+                f"OR (f.{at} < d.valid_from AND d.version_number <> 1) OR f.{at} >= d.valid_to",
             )
         for rel in model.relationships:
             add(

@@ -130,7 +130,7 @@ def test_data_tests_carry_their_kind_and_columns() -> None:
     tests = all_data_tests()
     kinds = Counter(t.kind for t in tests)
     assert len(tests) >= 136 and kinds["custom"] == len(load_data_tests())
-    assert set(kinds) == {"unique", "not_null", "relationship", "range", "custom"}
+    assert set(kinds) == {"unique", "not_null", "relationship", "range", "version", "custom"}
     models = {m.name: m for m in load_models()}
     for test in tests:
         if test.kind == "custom":

@@ -13,6 +13,8 @@ relationships:
   - kiosk_serial_number: dim_kiosk.kiosk_serial_number
   - product_key: dim_product.product_key
   - date_key: dim_date.date_key
+versions:
+  product_key: {at: refilled_at_utc, natural_key: product_meta_id}
 columns:
   refill_id: Refill session id.
   line_number: Position of the line in the refill, from 1.

@@ -15,6 +15,8 @@ relationships:
   - product_key: dim_product.product_key
   - date_key: dim_date.date_key
   - payment_method_key: dim_payment_method.payment_method_key
+versions:
+  product_key: {at: sold_at_utc, natural_key: product_meta_id}
 columns:
   transaction_id: Transaction the line belongs to.
   line_number: Position of the line in the transaction, from 1.
