@@ -619,6 +619,9 @@ def analyse(
             "scaled_sessions_per_kiosk_day": sessions * scale,
             "extra_requests_per_kiosk_day": extra_per_kiosk,
             "fit_nightly_scaled": scaled,
+            "assumption": "only the transactions listing grows with the purchases (one listed row per "
+            "session, sessions without purchase keep their share, 100 rows a page); refills, alerts, "
+            "users and the per-kiosk and per-organization calls do not",
         },
         "predictions": predictions,
         "targets": targets,
@@ -685,6 +688,7 @@ def print_report(
         f"+{density['extra_requests_per_kiosk_day']:.3f} transactions requests per kiosk and day -> "
         f"{density['fit_nightly_scaled']['a']:.1f} + {density['fit_nightly_scaled']['b']:.3f} x kiosks"
     )
+    print(f"assumption: {density['assumption']}")
     print(
         f"at {BUDGET_PER_HOUR} requests/hour per client; four clients: per-kiosk part split evenly, "
         "the constant on client 1"
