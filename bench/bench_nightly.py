@@ -13,9 +13,9 @@ another child process (`run --no-transform`, DuckDB), as in bench_backfill.py. R
   late     a run after 24 h more in which a kiosk also uploaded an hour of sessions 20 hours late
 
 The no-op, nightly and late runs are repeated --repeats times on successive simulated days; medians are
-printed. Fleets above --repeat-up-to kiosks (default 20) run each kind once, to keep the default run near a
-quarter of an hour on two cores: the requests are a function of the data (the summary says whether repeats
-agreed), only the wall times vary. Requests are what the simulator served (every attempt, `/_sim/state`
+printed. Fleets above --repeat-up-to kiosks (default 20) run each kind once, to keep the default run near
+20 minutes on two cores: the requests are a function of the data (the summary says whether repeats agreed),
+only the wall times vary. Requests are what the simulator served (every attempt, `/_sim/state`
 request counts taken before and after each run), grouped by the contract's path templates. POST /auth/token
 is counted separately (its own budget, 10 per minute) and is not in `requests` nor in `floor`.
 
