@@ -381,37 +381,18 @@ def bench_fleet(args: argparse.Namespace, fleet: int, now: datetime) -> tuple[li
         for repeat in range(repeats):
             run, facts = measured(sim, env, workdir, "noop", fleet, repeat, facts, history_start, 0)
             runs.append(run)
-        for repeat in range(repeats):
-            changes = sim.advance(24)
-            run, facts = measured(
-                sim,
-                env,
-                workdir,
-                "nightly",
-                fleet,
-                repeat,
-                facts,
-                history_start,
-                len(changes.get("changed_user_ids") or []),
-            )
-            runs.append(run)
         backlogs: list[dict[str, Any]] = []
-        for repeat in range(0 if args.no_late else repeats):
+        days = [("nightly", r) for r in range(repeats)] + [
+            ("late", r) for r in range(0 if args.no_late else repeats)
+        ]
+        for kind, repeat in days:
             changes = sim.advance(24)
-            assert facts is not None
-            backlog = sim.backlog(facts.kiosks[0]["serialNumber"], hours_late=20)
-            backlogs.append({"transactions": len(backlog.get("transaction_ids") or [])})
-            run, facts = measured(
-                sim,
-                env,
-                workdir,
-                "late",
-                fleet,
-                repeat,
-                facts,
-                history_start,
-                len(changes.get("changed_user_ids") or []),
-            )
+            if kind == "late":  # a kiosk also uploads an hour of sessions 20 hours late
+                assert facts is not None
+                backlog = sim.backlog(facts.kiosks[0]["serialNumber"], hours_late=20)
+                backlogs.append({"transactions": len(backlog.get("transaction_ids") or [])})
+            changed_users = len(changes.get("changed_user_ids") or [])
+            run, facts = measured(sim, env, workdir, kind, fleet, repeat, facts, history_start, changed_users)
             runs.append(run)
         end = sim.state()["now"]
         kpis = sim.get(
