@@ -83,6 +83,8 @@ class RateLimitPacer:
         # Our estimate of what the server has left in the current window, net of our requests in flight.
         self._remaining: float = 0.0
         self._last_header_remaining: int | None = None
+        # When the latest response arrived (see `observe`).
+        self._last_received_at: float | None = None
         # Upper bound of the current window's reset instant (clock units); None when unknown.
         self._reset_at: float | None = None
         self._in_flight = 0
@@ -187,11 +189,17 @@ class RateLimitPacer:
             limit, remaining, reset = parsed
             reset_at = received_at + reset
             others = self._in_flight
+            # Concurrent requests may be answered in another order than the server counted them. One sent
+            # after the latest answer arrived was counted after every answered request, so a higher
+            # `remaining` there means a new window; elsewhere, a request counted before the lowest one seen.
+            in_order = self._last_received_at is None or sent_at >= self._last_received_at
+            if self._last_received_at is None or received_at > self._last_received_at:
+                self._last_received_at = received_at
             new_window = (
                 self._reset_at is None
                 or self._last_header_remaining is None
                 or limit != self._limit
-                or remaining > self._last_header_remaining
+                or (in_order and remaining > self._last_header_remaining)
                 or sent_at >= self._reset_at
                 or reset_at > self._reset_at + 1.5
             )
@@ -203,10 +211,15 @@ class RateLimitPacer:
                 self._remaining = float(remaining - others)
                 self._reset_at = reset_at
                 self._last_header_remaining = remaining
+                return
+            self._reset_at = min(self._reset_at, reset_at)
+            if remaining < self._last_header_remaining:
+                # Counted after every answered request: only those still in flight may come after it.
+                self._last_header_remaining = remaining
+                self._remaining = float(remaining - others)
             else:
-                self._remaining = min(self._remaining, float(remaining - others))
-                self._reset_at = min(self._reset_at, reset_at)
-                self._last_header_remaining = min(self._last_header_remaining, remaining)
+                # Already in the lowest `remaining` seen, which took it for one still in flight.
+                self._remaining = min(self._remaining + 1.0, float(self._last_header_remaining - others))
 
     # -- internals -------------------------------------------------------------------------------------------
     def _reserve(self) -> float:

@@ -129,3 +129,37 @@ def test_estimate_matches_the_allowed_rate() -> None:
     estimate = pacer.estimate_seconds(4000)
     assert estimate is not None
     assert 4 * 3600 <= estimate <= 5 * 3600  # 4000 requests at 800 per hour
+
+
+def test_concurrent_answers_in_another_order_keep_the_share() -> None:
+    """Four callers always in flight, each round answered last-counted first: a higher `remaining` in a later
+    answer is the same window, not a new one, so the share holds however the answers are ordered."""
+    time = VirtualTime()
+    limiter = FixedWindowLimiter(20, 60.0, clock=time.clock)
+    pacer = RateLimitPacer(
+        "API",
+        budget_share=0.5,
+        burst_share=1.0,
+        clock=time.clock,
+        sleep=time.sleep,
+        check_wait=lambda s, r: None,
+        on_sleep=lambda s: None,
+        default_window_seconds=60.0,
+    )
+    window_ends = time.now + 60.0
+    counted: list[int] = []  # the server's remaining after each request of the first window
+    while time.now < window_ends:
+        round_sent, decisions = [], []
+        for _ in range(4):
+            pacer.acquire()
+            if time.now >= window_ends:
+                break
+            round_sent.append(time.now)
+            decisions.append(limiter.hit("client"))
+        counted += [decision.remaining for decision in decisions]
+        time.now += 0.05
+        for sent, decision in reversed(list(zip(round_sent, decisions, strict=True))):
+            headers = {k.decode(): v.decode() for k, v in decision.headers()}
+            pacer.observe(headers, sent_at=sent, received_at=time.now)
+    assert min(counted) >= 10  # never more than half of the 20
+    assert len(counted) >= 8  # and not much less either
