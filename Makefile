@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/livello-sync demo
 
+# Two workers (pytest-xdist): the suite takes about 7.5 min on 2 cores instead of 19 serially; a third worker
+# on 2 cores gains nothing (447 s vs 451 s). Every test uses its own ports, directories and PostgreSQL database.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
