@@ -275,11 +275,18 @@ def add_transform(subparsers: Any) -> None:
         help="rebuild the staging views and marts, then run the data tests",
         **_doc(
             "Rebuild the stg_* views and the dim_*/fct_* marts from what is loaded, in one transaction, and "
-            "run the data tests; no API call. A failed data test exits 1 and keeps the previous marts.",
-            "livello-sync transform --destination postgres",
+            "run the data tests; no API call. A failed data test exits 1 and keeps the previous marts. "
+            "fct_transactions and fct_sales are maintained incrementally (only the rows of new loads and of "
+            "changed kiosks or product versions are rebuilt); --full-refresh rebuilds them from the history.",
+            "livello-sync transform --destination postgres --full-refresh",
         ),
     )
     add_destination_options(parser)
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every mart from the whole history instead of only the changed rows of the facts",
+    )
     parser.set_defaults(handler=cmd_transform)
 
 
@@ -295,7 +302,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
         _err(str(error))
         return EXIT_USAGE
     try:
-        report = build(pipeline)
+        report = build(pipeline, full_refresh=args.full_refresh)
     except TransformError as error:
         _err(str(error))
         return EXIT_FAILED

@@ -183,5 +183,11 @@ def describe_build(report: Any) -> str:
         f"{plural(len(tables), 'mart')} built in {human(report.seconds)}, "
         f"{passed}/{plural(len(report.tests), 'data test')} passed"
     ]
-    lines += [f"    {m.name:<28} {m.rows or 0:>12,} rows" for m in tables]
+    for m in tables:
+        how = ""
+        if m.changed_keys is not None:
+            how = f"  (incremental: {m.changed_keys:,} key(s) rebuilt)"
+        elif m.full_reason:
+            how = f"  (rebuilt in full: {m.full_reason})"
+        lines.append(f"    {m.name:<28} {m.rows or 0:>12,} rows{how}")
     return "\n".join(lines)

@@ -658,6 +658,9 @@ class Sync:
         counts: dict[str, int] = {}
         refreshed = [n for n in names if first and n in self.settings.run.refresh]
         if refreshed:
+            from transforms.runner import drop_staging_views
+
+            drop_staging_views(pipeline)
             counts = self._run(lane, livello_source(ctx).with_resources(*refreshed), "drop_resources")
             self.out(
                 lane.label(

@@ -75,14 +75,23 @@ def drop_foreign_keys(client: SqlClient, dialect: str, schema: str) -> None:
         client.execute_sql(f"ALTER TABLE {table_name} DROP CONSTRAINT {identifier(dialect, name)}")
 
 
-def declare(client: SqlClient, dialect: str, schema: str, marts: Iterable[Model]) -> None:
-    """Keys, NOT NULL, foreign keys (PostgreSQL) and comments of the freshly built `marts` in `schema`."""
+def declare(
+    client: SqlClient, dialect: str, schema: str, marts: Iterable[Model], kept: Iterable[str] = ()
+) -> None:
+    """Keys, NOT NULL, foreign keys (PostgreSQL) and comments of the freshly built `marts` in `schema`.
+
+    `kept` are the facts an incremental build updated in place: they keep their keys and indexes, and their
+    foreign keys come back NOT VALID (PostgreSQL then checks the rows added from now on; the data tests
+    checked the rebuilt ones), so the build does not scan their history again.
+    """
     models = {m.name: m for m in marts}
+    kept = set(kept)
     for model in models.values():
-        _declare_keys(client, dialect, schema, model)
+        if model.name not in kept:
+            _declare_keys(client, dialect, schema, model)
     if dialect == "postgres":
         for model in models.values():
-            _declare_foreign_keys(client, schema, model, models)
+            _declare_foreign_keys(client, schema, model, models, not_valid=model.name in kept)
     for model in models.values():
         _comment(client, dialect, schema, model)
 
@@ -117,7 +126,9 @@ def _declare_keys(client: SqlClient, dialect: str, schema: str, model: Model) ->
         client.execute_sql(f"ALTER TABLE {table} {clause}")
 
 
-def _declare_foreign_keys(client: SqlClient, schema: str, model: Model, marts: dict[str, Model]) -> None:
+def _declare_foreign_keys(
+    client: SqlClient, schema: str, model: Model, marts: dict[str, Model], *, not_valid: bool = False
+) -> None:
     table = qualified("postgres", schema, model.name)
     pk = primary_key(model) or ()
     for column, to_model, to_column in foreign_keys(model, marts):
@@ -125,13 +136,14 @@ def _declare_foreign_keys(client: SqlClient, schema: str, model: Model, marts: d
         client.execute_sql(
             f"ALTER TABLE {table} ADD CONSTRAINT {identifier('postgres', _name('fk', model.name, column))} "
             f"FOREIGN KEY ({col}) REFERENCES {qualified('postgres', schema, to_model)} "
-            f"({identifier('postgres', to_column)})"
+            f"({identifier('postgres', to_column)})" + (" NOT VALID" if not_valid else "")
         )
         if pk[:1] != (column,):
             # PostgreSQL indexes the referenced key, not the referencing column: joins from a dimension
             # filter to the fact (the BI tool's usual query) and the FK checks need it
             client.execute_sql(
-                f"CREATE INDEX {identifier('postgres', _name('ix', model.name, column))} ON {table} ({col})"
+                f"CREATE INDEX IF NOT EXISTS {identifier('postgres', _name('ix', model.name, column))} "
+                f"ON {table} ({col})"
             )
 
 

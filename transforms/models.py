@@ -56,7 +56,11 @@ _HEADER_KEYS = {
     "ranges",
     "versions",
     "same_columns_as",
+    "incremental",
 }
+# Relations an `incremental.changed` query may read besides the models: temporary tables of the build.
+NEW_LOADS = "new_loads"  # the dlt loads not yet in the marts
+PREVIOUS_PREFIX = "previous_"  # previous_<dim>: the dimension as the last build left it
 
 
 class ModelDefinitionError(ValueError):
@@ -70,6 +74,24 @@ class Relationship:
     column: str
     to_model: str
     to_column: str
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How a fact is maintained without a full rebuild (see transforms/runner.py).
+
+    `changed` selects the values of `key` (and of any further column the model's `changed_rows(col, set_col)`
+    filters read) whose rows must be rebuilt: rows of new loads, and rows whose dimension attributes changed
+    (`previous_<dim>` holds the dimension before this build). The rows of those keys are deleted and selected
+    again, so `key` must lead one of the model's unique keys. `history` names the raw tables whose rows the
+    fact accumulates (a reload of one, `run --refresh`, rebuilds it in full); `indexes` are the raw-table
+    indexes PostgreSQL needs to find the changed rows without scanning the history (`table: [column]`).
+    """
+
+    key: str
+    changed: str
+    history: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,7 @@ class Model:
     # foreign key into an SCD2 dimension -> (the fact's time, the natural key both carry): the version joined
     # is the one valid at that time (the dimension's valid_from, valid_to and version_number say when)
     versions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    incremental: Incremental | None = None
     depends_on: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -112,6 +135,9 @@ class DataTest:
     columns: tuple[str, ...] = ()
     to_model: str | None = None
     to_column: str | None = None
+    # A custom test whose header says `scope: changed_rows`: each offending row shows in the rows of the keys
+    # rebuilt, so an incremental build checks only those (of every incremental fact the test reads).
+    changed_rows_only: bool = False
 
 
 def _split_header(path: Path) -> tuple[dict[str, Any], str]:
@@ -163,8 +189,36 @@ def _load_model(path: Path, kind: ModelKind) -> tuple[Model, dict[str, Any]]:
         relationships=tuple(_parse_relationship(path, r) for r in (meta.get("relationships") or ())),
         ranges=_parse_ranges(path, meta.get("ranges") or {}),
         versions=_parse_versions(path, meta.get("versions") or {}),
+        incremental=_parse_incremental(path, meta.get("incremental"), unique),
     )
     return model, meta
+
+
+def _parse_incremental(
+    path: Path, incremental: Any, unique: tuple[tuple[str, ...], ...]
+) -> Incremental | None:
+    if incremental is None:
+        return None
+    bad = ModelDefinitionError(
+        f"{path.name}: incremental needs key (a column), changed (a SELECT), history (raw tables) "
+        "and optional indexes"
+    )
+    if not isinstance(incremental, dict) or set(incremental) - {"key", "changed", "history", "indexes"}:
+        raise bad
+    key, changed = incremental.get("key"), incremental.get("changed")
+    history, indexes = incremental.get("history"), incremental.get("indexes") or {}
+    if not isinstance(key, str) or not isinstance(changed, str) or not isinstance(indexes, dict):
+        raise bad
+    if not isinstance(history, list) or not history:
+        raise bad
+    if not any(k[:1] == (key,) for k in unique):
+        raise ModelDefinitionError(f"{path.name}: incremental key {key} must lead a unique key")
+    return Incremental(
+        key=key,
+        changed=changed.strip(),
+        history=tuple(str(t) for t in history),
+        indexes=tuple((str(table), tuple(str(c) for c in columns)) for table, columns in indexes.items()),
+    )
 
 
 def _parse_versions(path: Path, versions: Any) -> dict[str, tuple[str, str]]:
@@ -227,7 +281,19 @@ def _with_dependencies(model: Model, names: set[str]) -> Model:
         raise ModelDefinitionError(f"{model.path.name}: a staging model reads exactly one raw table")
     if model.kind != "staging" and parsed.raw_tables:
         raise ModelDefinitionError(f"{model.path.name}: only staging models read raw tables")
-    return replace(model, depends_on=parsed.relations - {model.name})
+    depends_on = parsed.relations - {model.name}
+    if model.incremental is not None:
+        # What `changed` compares is built first (previous_<dim> is the dimension's snapshot).
+        changed = parse_sql(model.incremental.changed).relations
+        build_tables = {n for n in changed if n == NEW_LOADS or n.startswith((PREVIOUS_PREFIX, "changed_"))}
+        reads = {n.removeprefix(PREVIOUS_PREFIX) for n in changed if n.startswith(PREVIOUS_PREFIX)}
+        unknown = (changed - build_tables) - names
+        if unknown or not reads <= names:
+            raise ModelDefinitionError(
+                f"{model.path.name}: incremental.changed reads unknown {sorted(unknown)}"
+            )
+        depends_on |= (changed - build_tables) | reads
+    return replace(model, depends_on=depends_on)
 
 
 def _described(model: Model, by_name: dict[str, Model]) -> Model:
@@ -296,7 +362,18 @@ def load_data_tests() -> tuple[DataTest, ...]:
         meta, sql = _split_header(path)
         if "model" not in meta:
             raise ModelDefinitionError(f"{path.name}: data test header needs 'model'")
-        tests.append(DataTest(path.stem, str(meta["model"]), str(meta.get("description", "")).strip(), sql))
+        scope = meta.get("scope")
+        if scope not in (None, "changed_rows"):
+            raise ModelDefinitionError(f"{path.name}: scope is changed_rows or absent, not {scope!r}")
+        tests.append(
+            DataTest(
+                path.stem,
+                str(meta["model"]),
+                str(meta.get("description", "")).strip(),
+                sql,
+                changed_rows_only=scope == "changed_rows",
+            )
+        )
     return tuple(tests)
 
 

@@ -16,6 +16,9 @@ Six rewrites happen on sqlglot's syntax tree, never on text, in this order:
    engines.
 5. `setting('name')` becomes the literal value of that build setting (transforms/settings.py: the cold-chain
    limit and breach rule), so a threshold is configured in one place and still a constant to the planner.
+   `changed_rows(col)` (or `changed_rows(col, set_col)`) is TRUE in a full build; in an incremental one it
+   keeps the rows whose `col` is in the build's set of changed keys (its column `set_col`, default the
+   column's name), so an incremental fact filters each big input where it reads it.
 6. The tree is generated in the target dialect (PostgreSQL or DuckDB).
 
 Parsing and rendering are cached per process: a build renders every model and data test, and the test suite
@@ -88,6 +91,20 @@ def _setting_name(call: exp.Anonymous) -> str:
     return str(args[0].this)
 
 
+def _changed_rows(call: exp.Anonymous, dialect: str, changed_set: str | None) -> exp.Expression:
+    args = call.expressions
+    if not 1 <= len(args) <= 2 or not isinstance(args[0], exp.Column):
+        raise RenderError(f"changed_rows() takes a column and optionally the set's column: {call.sql()}")
+    if changed_set is None:
+        return exp.true()
+    set_column = args[1].name if len(args) == 2 else args[0].name
+    catalog, db = _TEMP_LOCATIONS[dialect]
+    keys = exp.select(exp.column(set_column, quoted=True)).from_(
+        exp.table_(changed_set, db=db, catalog=catalog, quoted=True)
+    )
+    return exp.In(this=args[0].copy(), query=exp.Subquery(this=keys))
+
+
 def _literal(value: Any) -> exp.Expression:
     # A decimal stays a typed decimal on both engines (a bare 7.5 is DECIMAL on DuckDB, numeric on
     # PostgreSQL).
@@ -129,12 +146,17 @@ def render_select(
     raw_columns: Mapping[str, frozenset[str]],
     schemas: Mapping[str, str] | None = None,
     settings: Mapping[str, Any] | None = None,
+    changed_set: str | None = None,
+    restrict: Sequence[tuple[str, str]] = (),
 ) -> str:
     """Return `sql` rewritten for `dialect`, with tables qualified by `dataset`.
 
     `raw_columns` maps every raw table present in the dataset to its column names; `schemas` maps a model to
     the schema it lives in when that is not `dataset` (`TEMP_SCHEMA` for the build's temporary tables);
-    `settings` holds the values `setting('name')` stands for (default: the declared defaults).
+    `settings` holds the values `setting('name')` stands for (default: the declared defaults);
+    `changed_set` names the temporary table of changed keys `changed_rows(...)` filters on (None: no filter);
+    `restrict` holds (model, temporary table) pairs: each reference to such a model reads the temporary
+    table instead (the data tests of an incremental build check the rows it rebuilt, before they are kept).
     """
     parsed = parse_sql(sql)
     schemas = schemas or {}
@@ -151,6 +173,8 @@ def render_select(
         tuple(sorted((name, raw_columns.get(name)) for name in parsed.raw_tables)),
         tuple(sorted((name, schemas[name]) for name in parsed.relations if name in schemas)),
         tuple(sorted((name, settings[name]) for name in parsed.settings if name in settings)),
+        changed_set,
+        tuple(r for r in restrict if r[0] in parsed.relations),
     )
 
 
@@ -162,8 +186,13 @@ def _render(
     raw_columns: tuple[tuple[str, frozenset[str] | None], ...],
     schemas: tuple[tuple[str, str], ...],
     settings: tuple[tuple[str, Any], ...] = (),
+    changed_set: str | None = None,
+    restrict: tuple[tuple[str, str], ...] = (),
 ) -> str:
     tree = parse_sql(sql).tree.copy()
+    restricted = dict(restrict)
+    for call in [c for c in tree.find_all(exp.Anonymous) if c.name.lower() == "changed_rows"]:
+        call.replace(_changed_rows(call, dialect, changed_set))
     present = dict(raw_columns)
     schema_of = dict(schemas)
     values = dict(settings)
@@ -188,7 +217,11 @@ def _render(
                 raw_aliases[alias] = frozenset()
                 table.replace(_empty_relation(alias))
         elif not table.db and name not in cte_names:
-            _qualify(table, dialect, schema_of.get(name, dataset))
+            if name in restricted:
+                table.set("this", exp.to_identifier(restricted[name], quoted=True))
+                _qualify(table, dialect, TEMP_SCHEMA)
+            else:
+                _qualify(table, dialect, schema_of.get(name, dataset))
 
     for column in list(tree.find_all(exp.Column)):
         columns = raw_aliases.get(column.table)

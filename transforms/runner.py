@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from transforms import constraints
+from transforms import constraints, incremental
+from transforms.incremental import CHANGED_PREFIX, REBUILT_PREFIX, IncrementalState
 from transforms.models import DataTest, Model, all_data_tests, load_models
 from transforms.render import TEMP_SCHEMA, identifier, qualified, qualified_schema, render_select, temporary
 from transforms.settings import TransformSettings, transform_settings
@@ -48,6 +49,9 @@ class ModelResult:
     materialization: str
     rows: int | None
     seconds: float
+    # An incremental fact: the keys rebuilt (None: rebuilt in full, for `full_reason`).
+    changed_keys: int | None = None
+    full_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,12 @@ class BuildReport:
         ]
         for m in self.models:
             if m.materialization == "table":
-                lines.append(f"  {m.name:<{width}}  {m.rows:>10} rows  {m.seconds:6.2f}s")
+                how = ""
+                if m.changed_keys is not None:
+                    how = f"  incremental: {m.changed_keys} key(s) rebuilt"
+                elif m.full_reason:
+                    how = f"  full rebuild: {m.full_reason}"
+                lines.append(f"  {m.name:<{width}}  {m.rows:>10} rows  {m.seconds:6.2f}s{how}")
         passed = len(self.tests) - len(self.failed_tests)
         lines.append(f"  data tests: {passed}/{len(self.tests)} passed")
         return "\n".join(lines)
@@ -126,20 +135,35 @@ def dialect_of(pipeline: Any) -> str:
     raise TransformError(f"transforms support {', '.join(SUPPORTED_DIALECTS)}, not destination {name!r}")
 
 
-def build(pipeline: Any, settings: TransformSettings | None = None) -> BuildReport:
+def build(
+    pipeline: Any, settings: TransformSettings | None = None, *, full_refresh: bool = False
+) -> BuildReport:
     """Rebuild staging views in `pipeline`'s dataset and the marts in their schema, then run every data test.
 
-    `settings` default to the configured ones (`sources.livello.marts_schema`, the cold-chain rule). Raises
-    `DataTestsFailed` (listing test, table, offending row count and a sample) when a test fails.
+    Facts declared `incremental` rebuild only the rows of changed keys unless `full_refresh` (or
+    transforms/incremental.py finds a reason to rebuild them in full). `settings` default to the configured
+    ones (`sources.livello.marts_schema`, the cold-chain rule). Raises `DataTestsFailed` (listing test,
+    table, offending row count and a sample) when a test fails.
     """
     dialect = dialect_of(pipeline)
     settings = settings or transform_settings()
     with pipeline.sql_client() as client:
-        return build_with_client(client, dialect=dialect, dataset=pipeline.dataset_name, settings=settings)
+        return build_with_client(
+            client,
+            dialect=dialect,
+            dataset=pipeline.dataset_name,
+            settings=settings,
+            full_refresh=full_refresh,
+        )
 
 
 def build_with_client(
-    client: SqlClient, *, dialect: str, dataset: str, settings: TransformSettings | None = None
+    client: SqlClient,
+    *,
+    dialect: str,
+    dataset: str,
+    settings: TransformSettings | None = None,
+    full_refresh: bool = False,
 ) -> BuildReport:
     if dialect not in SUPPORTED_DIALECTS:
         raise TransformError(f"unsupported dialect {dialect!r}")
@@ -165,18 +189,31 @@ def build_with_client(
             if target.marts != dataset:
                 step = "moving the marts out of the dataset's schema"
                 _drop_marts_in(client, dialect, dataset)
+            step = "reading what the previous build left"
+            state = incremental.start(client, dialect, dataset, target.marts, full_refresh=full_refresh)
+            incremental.create_indexes(client, dialect, dataset, incremental.incremental_models())
             for model in load_models():
                 step = f"model {model.name}"
-                report.models.append(_build_model(client, model, target, raw_columns))
+                report.models.append(_build_model(client, model, target, raw_columns, state))
             step = "data tests"
-            report.tests = run_data_tests(client, dialect=dialect, dataset=dataset, settings=settings)
+            report.tests = run_data_tests(
+                client, dialect=dialect, dataset=dataset, settings=settings, restrict=_restrictions(state)
+            )
             if report.failed_tests:
                 report.seconds = time.perf_counter() - started
                 raise DataTestsFailed(report)
             # Only after the tests: a violation is then reported by its test (name, rows, sample), and the
             # constraints cannot fail on data the tests accepted.
             step = "declaring keys, constraints and comments"
-            constraints.declare(client, dialect, target.marts, [m for m in load_models() if m.kind == "mart"])
+            constraints.declare(
+                client,
+                dialect,
+                target.marts,
+                [m for m in load_models() if m.kind == "mart"],
+                kept=state.incremental,
+            )
+            step = "recording the build"
+            incremental.finish(client, dialect, dataset, state)
             step = "dropping temporary tables"
             _drop_temporary_tables(client, dialect)
             report.seconds = time.perf_counter() - started
@@ -203,8 +240,8 @@ class Target:
 
 def model_schemas(marts_schema: str) -> dict[str, str]:
     """Models that do not live in the dataset's schema: the marts have their own, the intermediate ones are
-    temporary tables."""
-    schemas = {}
+    temporary tables (so are the incremental build's own: new_loads, previous_<dim>, changed_<fact>)."""
+    schemas = incremental.build_relations()
     for model in load_models():
         if model.kind == "intermediate":
             schemas[model.name] = TEMP_SCHEMA
@@ -219,6 +256,18 @@ def _drop_marts_in(client: SqlClient, dialect: str, dataset: str) -> None:
     for model in reversed(load_models()):
         if model.kind == "mart":
             client.execute_sql(f"DROP TABLE IF EXISTS {qualified(dialect, dataset, model.name)}")
+
+
+def drop_staging_views(pipeline: Any) -> None:
+    """Drop the stg_* views of `pipeline`'s dataset before dlt drops raw tables (`run --refresh`):
+    PostgreSQL refuses to drop a table a view reads. The next build creates them again."""
+    dialect = dialect_of(pipeline)
+    with pipeline.sql_client() as client:
+        for model in reversed(load_models()):
+            if model.kind == "staging":
+                client.execute_sql(
+                    f"DROP VIEW IF EXISTS {qualified(dialect, pipeline.dataset_name, model.name)}"
+                )
 
 
 def _set_utc_session(client: SqlClient, dialect: str) -> None:
@@ -245,38 +294,113 @@ def _raw_columns(
 
 
 def _build_model(
-    client: SqlClient, model: Model, target: Target, raw_columns: dict[str, frozenset[str]]
+    client: SqlClient,
+    model: Model,
+    target: Target,
+    raw_columns: dict[str, frozenset[str]],
+    state: IncrementalState,
 ) -> ModelResult:
     started = time.perf_counter()
     dialect, dataset = target.dialect, target.dataset
-    select = render_select(
-        model.sql,
-        dialect=dialect,
-        dataset=dataset,
-        raw_columns=raw_columns,
-        schemas=target.schemas,
-        settings=target.settings,
-    )
+
+    def render(sql: str, changed_set: str | None = None) -> str:
+        return render_select(
+            sql,
+            dialect=dialect,
+            dataset=dataset,
+            raw_columns=raw_columns,
+            schemas=target.schemas,
+            settings=target.settings,
+            changed_set=changed_set,
+        )
+
+    select = render(model.sql)
     rows: int | None = None
     if model.kind == "intermediate":
         # Temporary: private to this session (a concurrent build has its own), not WAL-logged by PostgreSQL,
         # kept in memory by DuckDB; a failed build's rollback removes it like everything else.
         client.execute_sql(f"DROP TABLE IF EXISTS {temporary(dialect, model.name)}")
         client.execute_sql(f"CREATE TEMPORARY TABLE {identifier(dialect, model.name)} AS {select}")
-        if dialect == "postgres":
-            # autovacuum never analyzes temporary tables: without statistics the planner misjudges the joins
-            # of every mart on them (a sort-merge of all transactions instead of a hash join, 1 s at 1M lines)
-            client.execute_sql(f"ANALYZE {temporary(dialect, model.name)}")
+        _analyze_temporary(client, dialect, model.name)
     elif model.kind == "staging":
         view = qualified(dialect, dataset, model.name)
         client.execute_sql(f"DROP VIEW IF EXISTS {view}")
         client.execute_sql(f"CREATE VIEW {view} AS {select}")
+    elif model.incremental is not None:
+        return _build_incremental(client, model, target, state, render, started)
     else:
-        table = qualified(dialect, target.marts, model.name)
-        client.execute_sql(f"DROP TABLE IF EXISTS {table}")
-        client.execute_sql(f"CREATE TABLE {table} AS {select}")
-        rows = int(_scalar(client, f"SELECT count(*) FROM {table}"))
+        incremental.snapshot(client, dialect, target.marts, model, state)
+        rows = _replace_table(client, dialect, qualified(dialect, target.marts, model.name), select)
     return ModelResult(model.name, model.materialization, rows, time.perf_counter() - started)
+
+
+def _replace_table(client: SqlClient, dialect: str, table: str, select: str) -> int:
+    client.execute_sql(f"DROP TABLE IF EXISTS {table}")
+    client.execute_sql(f"CREATE TABLE {table} AS {select}")
+    return int(_scalar(client, f"SELECT count(*) FROM {table}"))
+
+
+def _analyze_temporary(client: SqlClient, dialect: str, name: str) -> None:
+    if dialect == "postgres":
+        # autovacuum never analyzes temporary tables: without statistics the planner misjudges the joins
+        # of every mart on them (a sort-merge of all transactions instead of a hash join, 1 s at 1M lines)
+        client.execute_sql(f"ANALYZE {temporary(dialect, name)}")
+
+
+def _build_incremental(
+    client: SqlClient,
+    model: Model,
+    target: Target,
+    state: IncrementalState,
+    render: Any,
+    started: float,
+) -> ModelResult:
+    """Delete and select again the rows of the keys `incremental.changed` finds, or rebuild in full."""
+    assert model.incremental is not None
+    dialect, table = target.dialect, qualified(target.dialect, target.marts, model.name)
+    changed = CHANGED_PREFIX + model.name
+    changed_sql = render(model.incremental.changed)
+    print_ = incremental.fingerprint(render(model.sql), changed_sql)
+    sources = incremental.source_marks(client, dialect, target.dataset, model)
+    state.fingerprints[model.name] = (print_, sources)
+    reason = incremental.why_full(client, target.marts, model, state, print_, sources)
+    if reason is not None:
+        rows = _replace_table(client, dialect, table, render(model.sql))
+        state.full[model.name], state.rows[model.name] = reason, rows
+        return ModelResult(
+            model.name, model.materialization, rows, time.perf_counter() - started, full_reason=reason
+        )
+    client.execute_sql(f"DROP TABLE IF EXISTS {temporary(dialect, changed)}")
+    client.execute_sql(f"CREATE TEMPORARY TABLE {identifier(dialect, changed)} AS {changed_sql}")
+    _analyze_temporary(client, dialect, changed)
+    key = identifier(dialect, model.incremental.key)
+    in_changed = f"{key} IN (SELECT {key} FROM {temporary(dialect, changed)})"
+    # The rows of the changed keys go to a temporary table first: the data tests check them there, so a
+    # NULL where the table says NOT NULL fails its test (named, with a sample), not the INSERT. The filter
+    # again outside: a model that forgot a changed_rows() filter still rebuilds only changed keys.
+    rebuilt = REBUILT_PREFIX + model.name
+    client.execute_sql(f"DROP TABLE IF EXISTS {temporary(dialect, rebuilt)}")
+    client.execute_sql(
+        f"CREATE TEMPORARY TABLE {identifier(dialect, rebuilt)} AS "
+        f"SELECT * FROM ({render(model.sql, changed)}) AS rebuilt WHERE {in_changed}"
+    )
+    before = int(_scalar(client, f"SELECT count(*) FROM {table} WHERE {in_changed}"))
+    client.execute_sql(f"DELETE FROM {table} WHERE {in_changed}")
+    complete = " AND ".join(f"{identifier(dialect, c)} IS NOT NULL" for c in model.not_null) or "TRUE"
+    client.execute_sql(f"INSERT INTO {table} SELECT * FROM {temporary(dialect, rebuilt)} WHERE {complete}")
+    after = int(_scalar(client, f"SELECT count(*) FROM {temporary(dialect, rebuilt)}"))
+    keys = int(_scalar(client, f"SELECT count(*) FROM {temporary(dialect, changed)}"))
+    rows = state.logged[model.name].rows - before + after
+    state.incremental.add(model.name)
+    state.rows[model.name] = rows
+    return ModelResult(
+        model.name, model.materialization, rows, time.perf_counter() - started, changed_keys=keys
+    )
+
+
+def _restrictions(state: IncrementalState) -> tuple[tuple[str, str], ...]:
+    """(fact, its rebuilt rows) of each fact built incrementally: its data tests check those rows."""
+    return tuple((name, REBUILT_PREFIX + name) for name in sorted(state.incremental))
 
 
 def _drop_temporary_tables(client: SqlClient, dialect: str) -> None:
@@ -285,6 +409,7 @@ def _drop_temporary_tables(client: SqlClient, dialect: str) -> None:
     for model in reversed(load_models()):
         if model.kind == "intermediate":
             client.execute_sql(f"DROP TABLE IF EXISTS {temporary(dialect, model.name)}")
+    incremental.drop_temporary_tables(client, dialect)
 
 
 def _scalar(client: SqlClient, sql: str) -> Any:
@@ -296,22 +421,52 @@ def _scalar(client: SqlClient, sql: str) -> Any:
 
 
 def run_data_tests(
-    client: SqlClient, *, dialect: str, dataset: str, settings: TransformSettings | None = None
+    client: SqlClient,
+    *,
+    dialect: str,
+    dataset: str,
+    settings: TransformSettings | None = None,
+    restrict: tuple[tuple[str, str], ...] = (),
 ) -> list[DataTestResult]:
+    """Every data test; `restrict` (an incremental build's facts and their rebuilt rows) scopes the generic
+    tests of those facts, and the custom tests marked `scope: changed_rows`, to the rebuilt rows."""
     # Not-null and relationship tests are first counted together, one scan per model; only a test whose count
     # is not 0 runs on its own, for its exact count and sample.
     settings = settings or transform_settings()
-    screened = _screen(client, dialect=dialect, dataset=dataset, settings=settings)
+    screened = _screen(client, dialect=dialect, dataset=dataset, settings=settings, restrict=restrict)
     results = []
     for test in all_data_tests():
         if screened.get(test) == 0:
             results.append(DataTestResult(test.name, test.model, 0))
             continue
-        results.append(run_data_test(client, test, dialect=dialect, dataset=dataset, settings=settings))
+        results.append(
+            run_data_test(
+                client,
+                test,
+                dialect=dialect,
+                dataset=dataset,
+                settings=settings,
+                restrict=_scope(test, restrict),
+            )
+        )
     return results
 
 
-def _render(sql: str, dialect: str, dataset: str, settings: TransformSettings) -> str:
+def _scope(test: DataTest, restrict: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    if test.changed_rows_only:
+        return restrict
+    if test.kind == "custom":
+        return ()
+    return tuple(r for r in restrict if r[0] == test.model)
+
+
+def _render(
+    sql: str,
+    dialect: str,
+    dataset: str,
+    settings: TransformSettings,
+    restrict: tuple[tuple[str, str], ...] = (),
+) -> str:
     return render_select(
         sql,
         dialect=dialect,
@@ -319,11 +474,17 @@ def _render(sql: str, dialect: str, dataset: str, settings: TransformSettings) -
         raw_columns={},
         schemas=model_schemas(settings.schema_for(dataset)),
         settings=settings.model_settings(),
+        restrict=restrict,
     )
 
 
 def _screen(
-    client: SqlClient, *, dialect: str, dataset: str, settings: TransformSettings
+    client: SqlClient,
+    *,
+    dialect: str,
+    dataset: str,
+    settings: TransformSettings,
+    restrict: tuple[tuple[str, str], ...] = (),
 ) -> dict[DataTest, int]:
     """Offending rows of every not-null and relationship test, counted per model in one query.
 
@@ -347,7 +508,11 @@ def _screen(
                 joins.append(f"LEFT JOIN {test.to_model} AS d{i} ON {column} = {target}")
                 sums.append(f"sum(CASE WHEN {column} IS NOT NULL AND {target} IS NULL THEN 1 ELSE 0 END)")
         query = _render(
-            f"SELECT {', '.join(sums)} FROM {model} AS f {' '.join(joins)}", dialect, dataset, settings
+            f"SELECT {', '.join(sums)} FROM {model} AS f {' '.join(joins)}",
+            dialect,
+            dataset,
+            settings,
+            tuple(r for r in restrict if r[0] == model),
         )
         row = (client.execute_sql(query) or [[None] * len(tests)])[0]
         for test, value in zip(tests, row, strict=True):
@@ -362,9 +527,10 @@ def run_data_test(
     dialect: str,
     dataset: str,
     settings: TransformSettings | None = None,
+    restrict: tuple[tuple[str, str], ...] = (),
 ) -> DataTestResult:
     started = time.perf_counter()
-    query = _render(test.sql, dialect, dataset, settings or transform_settings())
+    query = _render(test.sql, dialect, dataset, settings or transform_settings(), restrict)
     # One pass for the sample (plus one row beyond it), a count only when there are more offending rows.
     with client.execute_query(f"SELECT * FROM ({query}) AS offending LIMIT {SAMPLE_ROWS + 1}") as cursor:
         columns = tuple(d[0] for d in cursor.description)

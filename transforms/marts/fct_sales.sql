@@ -17,6 +17,45 @@ relationships:
   - payment_method_key: dim_payment_method.payment_method_key
 versions:
   product_key: {at: sold_at_utc, natural_key: product_meta_id}
+incremental:
+  key: transaction_id
+  # the lines of the transactions rebuilt in fct_transactions, and those a product's changed versions now
+  # assign to another product_key: from the first instant where its old and new versions differ
+  changed: |
+    WITH new_versions AS (
+        SELECT product_key, product_meta_id, effective_from, effective_to FROM dim_product
+    ),
+    old_versions AS (
+        SELECT product_key, product_meta_id, effective_from, effective_to FROM previous_dim_product
+    ),
+    differing AS (
+        SELECT * FROM (SELECT * FROM new_versions EXCEPT SELECT * FROM old_versions) AS n
+        UNION ALL
+        SELECT * FROM (SELECT * FROM old_versions EXCEPT SELECT * FROM new_versions) AS o
+    ),
+    changed_products AS (
+        -- a version only cut short (or extended) keeps its key until the earlier of its two ends
+        SELECT
+            d.product_meta_id,
+            min(CASE WHEN s.product_key IS NULL THEN d.effective_from ELSE LEAST(d.effective_to, s.effective_to) END)
+                AS changed_from
+        FROM differing AS d
+        LEFT JOIN differing AS s
+            ON s.product_key = d.product_key AND s.effective_from = d.effective_from
+            AND s.effective_to <> d.effective_to
+        GROUP BY d.product_meta_id
+    )
+    SELECT transaction_id, _dlt_id FROM changed_fct_transactions
+    UNION
+    SELECT t.transaction_id, t._dlt_id
+    FROM stg_transaction_items AS i
+    JOIN changed_products AS p ON p.product_meta_id = i.product_meta_id
+    JOIN stg_transactions AS t ON t._dlt_id = i._dlt_parent_id
+    WHERE t.created_at_utc >= p.changed_from
+  history: [transactions]
+  indexes:
+    transactions: [_dlt_id]
+    transactions__items_purchased: [product_meta_id]
 columns:
   transaction_id: Transaction the line belongs to.
   line_number: Position of the line in the transaction, from 1.
@@ -77,6 +116,7 @@ WITH lines AS (
     JOIN stg_transactions AS h ON h._dlt_id = i._dlt_parent_id
     -- the transaction's kiosk, local time, currency and payment come from fct_transactions, computed once
     JOIN fct_transactions AS t ON t.transaction_id = h.transaction_id
+    WHERE changed_rows(i._dlt_parent_id, _dlt_id) AND changed_rows(t.transaction_id)
 ),
 priced AS (
     SELECT

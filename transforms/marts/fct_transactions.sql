@@ -13,6 +13,32 @@ relationships:
   - date_key: dim_date.date_key
   - payment_method_key: dim_payment_method.payment_method_key
   - organization_id: dim_organization.organization_id
+incremental:
+  key: transaction_id
+  # the transactions of new loads, and all of a kiosk whose organization, time zone or currency changed
+  changed: |
+    WITH kiosk_rows AS (
+        SELECT kiosk_serial_number, organization_id, timezone, currency FROM dim_kiosk
+    ),
+    previous_kiosk_rows AS (
+        SELECT kiosk_serial_number, organization_id, timezone, currency FROM previous_dim_kiosk
+    ),
+    changed_kiosks AS (
+        SELECT kiosk_serial_number FROM (SELECT * FROM kiosk_rows EXCEPT SELECT * FROM previous_kiosk_rows) AS n
+        UNION
+        SELECT kiosk_serial_number FROM (SELECT * FROM previous_kiosk_rows EXCEPT SELECT * FROM kiosk_rows) AS o
+    )
+    SELECT t.transaction_id, t._dlt_id
+    FROM stg_transactions AS t
+    WHERE t._dlt_load_id IN (SELECT load_id FROM new_loads)
+    UNION
+    SELECT t.transaction_id, t._dlt_id
+    FROM stg_transactions AS t
+    WHERE t.kiosk_serial_number IN (SELECT kiosk_serial_number FROM changed_kiosks)
+  history: [transactions]
+  indexes:
+    transactions: [_dlt_load_id]
+    transactions__items_purchased: [_dlt_parent_id]
 columns:
   transaction_id: Transaction id.
   kiosk_serial_number: Kiosk of the session.
@@ -43,6 +69,7 @@ WITH localized AS (
         local_time(t.created_at_utc, k.timezone) AS created_at_local
     FROM stg_transactions AS t
     LEFT JOIN int_kiosks AS k ON k.kiosk_serial_number = t.kiosk_serial_number
+    WHERE changed_rows(t.transaction_id)
 ),
 -- per dlt parent row: the lines need no join to their transaction to be counted
 line_totals AS (
@@ -51,6 +78,7 @@ line_totals AS (
         count(*) AS line_count,
         sum(quantity) AS item_count
     FROM stg_transaction_items
+    WHERE changed_rows(_dlt_parent_id, _dlt_id)
     GROUP BY _dlt_parent_id
 )
 SELECT

@@ -19,6 +19,7 @@ columns:
   payment_card_type: Credit or Debit, or null.
   membercard_id: Member card used, if any.
   _dlt_id: dlt's id of the row; the transaction's line items point to it (stg_transaction_items._dlt_parent_id).
+  _dlt_load_id: The dlt load that wrote the row last (an incremental build rebuilds the facts of new loads).
 */
 SELECT
     CAST(t.id AS BIGINT) AS transaction_id,
@@ -37,5 +38,6 @@ SELECT
     CAST(t.payment_method__card_type AS VARCHAR) AS card_type,
     CAST(t.payment_method__payment_card_type AS VARCHAR) AS payment_card_type,
     CAST(t.payment_method__membercard_id AS VARCHAR) AS membercard_id,
-    CAST(t._dlt_id AS VARCHAR) AS _dlt_id
+    CAST(t._dlt_id AS VARCHAR) AS _dlt_id,
+    CAST(t._dlt_load_id AS VARCHAR) AS _dlt_load_id
 FROM raw.transactions AS t

@@ -25,8 +25,9 @@ SELECT COALESCE(d.kiosk_serial_number, f.kiosk_serial_number) AS kiosk_serial_nu
 FROM daily AS d
 FULL OUTER JOIN facts AS f ON f.kiosk_serial_number = d.kiosk_serial_number
 LEFT JOIN refill_facts AS r ON r.kiosk_serial_number = COALESCE(d.kiosk_serial_number, f.kiosk_serial_number)
-WHERE d.sessions IS DISTINCT FROM f.sessions
-    OR d.paid IS DISTINCT FROM f.paid
-    OR d.revenue IS DISTINCT FROM f.revenue
+-- a kiosk installed without a session yet has days of 0 sessions and no fact
+WHERE d.sessions IS DISTINCT FROM COALESCE(f.sessions, 0)
+    OR d.paid IS DISTINCT FROM COALESCE(f.paid, 0)
+    OR d.revenue IS DISTINCT FROM COALESCE(f.revenue, 0)
     OR d.refills IS DISTINCT FROM COALESCE(r.refills, 0)
     OR d.bad_days > 0

@@ -1,5 +1,6 @@
 /*
 model: fct_transactions
+scope: changed_rows
 description: A transaction's gross (its total) equals the sum of its lines' gross, and its item count the sum of their quantities.
 */
 WITH lines AS (
