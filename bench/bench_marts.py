@@ -213,9 +213,10 @@ def bench(engine: str, lines: int, runs: int, workdir: Path, postgres: str) -> N
         client.execute_sql(f'DROP SCHEMA IF EXISTS "{DATASET}" CASCADE')
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", default="100000,1000000")
+def warehouse_arguments(description: str, lines: str) -> argparse.ArgumentParser:
+    """--lines (default `lines`), --engines, --runs, --postgres: the warehouse benchmarks' options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lines", default=lines)
     parser.add_argument("--engines", default="duckdb,postgres")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
@@ -224,7 +225,11 @@ def main() -> None:
             "DESTINATION__POSTGRES__CREDENTIALS", "postgresql://postgres:unused@127.0.0.1:5432/postgres"
         ),
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = warehouse_arguments(__doc__.splitlines()[0], "100000,1000000").parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_marts_") as tmp:
         for engine in args.engines.split(","):
             for lines in (int(n) for n in args.lines.split(",")):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ import dlt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_marts import DATASET, DAYS, GENERATORS, destination, generate_raw  # noqa: E402
+from bench_marts import DATASET, DAYS, GENERATORS, destination, generate_raw, warehouse_arguments  # noqa: E402
 
 from transforms.runner import build  # noqa: E402
 
@@ -116,16 +115,7 @@ def one(engine: str, lines: int, runs: int, workdir: Path, postgres: str) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", default="500000,5000000")
-    parser.add_argument("--engines", default="duckdb,postgres")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "DESTINATION__POSTGRES__CREDENTIALS", "postgresql://postgres:unused@127.0.0.1:5432/postgres"
-        ),
-    )
+    parser = warehouse_arguments(__doc__.splitlines()[0], "500000,5000000")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # engine,lines: the child process
     args = parser.parse_args()
     if args.one:

@@ -183,11 +183,5 @@ def describe_build(report: Any) -> str:
         f"{plural(len(tables), 'mart')} built in {human(report.seconds)}, "
         f"{passed}/{plural(len(report.tests), 'data test')} passed"
     ]
-    for m in tables:
-        how = ""
-        if m.changed_keys is not None:
-            how = f"  (incremental: {m.changed_keys:,} key(s) rebuilt)"
-        elif m.full_reason:
-            how = f"  (rebuilt in full: {m.full_reason})"
-        lines.append(f"    {m.name:<28} {m.rows or 0:>12,} rows{how}")
+    lines += [f"    {m.name:<28} {m.rows or 0:>12,} rows" + (f"  ({m.how})" if m.how else "") for m in tables]
     return "\n".join(lines)

@@ -16,17 +16,25 @@ oldest load id of each raw table it reads, and its row count (so the build never
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
-from transforms.models import NEW_LOADS, PREVIOUS_PREFIX, Model, load_models
-from transforms.render import TEMP_SCHEMA, identifier, parse_sql, qualified, temporary
+from transforms.models import (
+    CHANGED_PREFIX,
+    NEW_LOADS,
+    PREVIOUS_PREFIX,
+    REBUILT_PREFIX,
+    Incremental,
+    Model,
+    load_models,
+)
+from transforms.render import TEMP_SCHEMA, identifier, qualified, temporary
 
 BUILT_LOADS = "_livello_mart_loads"
 BUILDS = "_livello_mart_builds"
-CHANGED_PREFIX = "changed_"
-REBUILT_PREFIX = "rebuilt_"  # rebuilt_<fact>: the rows of its changed keys, checked before they are kept
+DLT_LOADS = "_dlt_loads"
 
 
 class SqlClient(Protocol):
@@ -34,7 +42,9 @@ class SqlClient(Protocol):
 
 
 @dataclass(frozen=True)
-class LoggedBuild:
+class FactBuild:
+    """What a build of an incremental fact leaves for the next: see `why_full`."""
+
     fingerprint: str
     sources: str
     rows: int
@@ -46,34 +56,40 @@ class IncrementalState:
 
     full_refresh: bool
     marts: str
-    logged: dict[str, LoggedBuild] = field(default_factory=dict)
+    logged: dict[str, FactBuild] = field(default_factory=dict)  # the previous build's, per fact
+    built: dict[str, FactBuild] = field(default_factory=dict)  # this build's, per fact
+    marts_tables: frozenset[str] = frozenset()  # the tables of the marts schema when the build started
     snapshots: set[str] = field(default_factory=set)  # dimensions whose previous_<dim> exists
     incremental: set[str] = field(default_factory=set)  # facts built incrementally in this build
-    full: dict[str, str] = field(default_factory=dict)  # fact -> why it was rebuilt in full
-    fingerprints: dict[str, tuple[str, str]] = field(default_factory=dict)  # fact -> (fingerprint, sources)
-    rows: dict[str, int] = field(default_factory=dict)
 
 
-def incremental_models() -> list[Model]:
-    return [m for m in load_models() if m.incremental is not None]
+def incremental_of(model: Model) -> Incremental:
+    assert model.incremental is not None, f"{model.name} is not incremental"
+    return model.incremental
 
 
-def snapshot_names() -> set[str]:
+@cache
+def incremental_models() -> tuple[Model, ...]:
+    return tuple(m for m in load_models() if m.incremental is not None)
+
+
+@cache
+def snapshot_names() -> frozenset[str]:
     """Dimensions some `changed` query compares with their previous build."""
-    names: set[str] = set()
-    for model in incremental_models():
-        assert model.incremental is not None
-        for relation in parse_sql(model.incremental.changed).relations:
-            if relation.startswith(PREVIOUS_PREFIX):
-                names.add(relation.removeprefix(PREVIOUS_PREFIX))
-    return names
+    return frozenset(name for m in incremental_models() for name in incremental_of(m).compares)
+
+
+@cache
+def _build_relation_names() -> tuple[str, ...]:
+    names = {NEW_LOADS, *(PREVIOUS_PREFIX + n for n in snapshot_names())}
+    names |= {prefix + m.name for m in incremental_models() for prefix in (CHANGED_PREFIX, REBUILT_PREFIX)}
+    return tuple(sorted(names))
 
 
 def build_relations() -> dict[str, str]:
-    """The temporary tables `changed` queries and filters read, for the renderer's `schemas`."""
-    names = {NEW_LOADS, *(PREVIOUS_PREFIX + n for n in snapshot_names())}
-    names |= {prefix + m.name for m in incremental_models() for prefix in (CHANGED_PREFIX, REBUILT_PREFIX)}
-    return dict.fromkeys(names, TEMP_SCHEMA)
+    """The temporary tables `changed` queries, filters and scoped data tests read, for the renderer's
+    `schemas` (a new dict: the caller adds to it)."""
+    return dict.fromkeys(_build_relation_names(), TEMP_SCHEMA)
 
 
 def fingerprint(*rendered: str) -> str:
@@ -81,7 +97,13 @@ def fingerprint(*rendered: str) -> str:
 
 
 def start(
-    client: SqlClient, dialect: str, dataset: str, marts: str, *, full_refresh: bool
+    client: SqlClient,
+    dialect: str,
+    dataset: str,
+    marts: str,
+    raw_columns: Mapping[str, frozenset[str]],
+    *,
+    full_refresh: bool,
 ) -> IncrementalState:
     """Create the bookkeeping tables if needed, read them, and fill `new_loads`."""
     loads, builds = qualified(dialect, dataset, BUILT_LOADS), qualified(dialect, dataset, BUILDS)
@@ -92,92 +114,91 @@ def start(
         f"CREATE TABLE IF NOT EXISTS {builds} (marts_schema VARCHAR NOT NULL, model VARCHAR NOT NULL, "
         "fingerprint VARCHAR NOT NULL, sources VARCHAR NOT NULL, row_count BIGINT NOT NULL)"
     )
-    state = IncrementalState(full_refresh=full_refresh, marts=marts)
+    tables = client.execute_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_catalog = current_database()",
+        marts,
+    )
+    state = IncrementalState(
+        full_refresh=full_refresh, marts=marts, marts_tables=frozenset(str(t[0]) for t in tables or [])
+    )
     logged = client.execute_sql(
         f"SELECT model, fingerprint, sources, row_count FROM {builds} WHERE marts_schema = %s", marts
     )
     for model, print_, sources, rows in logged or []:
-        state.logged[str(model)] = LoggedBuild(str(print_), str(sources), int(rows))
-    new_loads = temporary(dialect, NEW_LOADS)
-    client.execute_sql(f"DROP TABLE IF EXISTS {new_loads}")
-    dlt_loads = qualified(dialect, dataset, "_dlt_loads")
-    if _table_exists(client, dataset, "_dlt_loads"):
-        select = (
-            f"SELECT load_id FROM {dlt_loads} WHERE status = 0 "
-            f"AND load_id NOT IN (SELECT load_id FROM {loads} WHERE marts_schema = %s)"
+        state.logged[str(model)] = FactBuild(str(print_), str(sources), int(rows))
+    client.execute_sql(f"DROP TABLE IF EXISTS {temporary(dialect, NEW_LOADS)}")
+    create = f"CREATE TEMPORARY TABLE {identifier(dialect, NEW_LOADS)} AS"
+    if DLT_LOADS in raw_columns:
+        client.execute_sql(
+            f"{create} SELECT load_id FROM {qualified(dialect, dataset, DLT_LOADS)} WHERE status = 0 "
+            f"AND load_id NOT IN (SELECT load_id FROM {loads} WHERE marts_schema = %s)",
+            marts,
         )
     else:
-        select = "SELECT CAST(NULL AS VARCHAR) AS load_id WHERE FALSE"
-    args = (marts,) if "%s" in select else ()
-    client.execute_sql(f"CREATE TEMPORARY TABLE {identifier(dialect, NEW_LOADS)} AS {select}", *args)
+        client.execute_sql(f"{create} SELECT CAST(NULL AS VARCHAR) AS load_id WHERE FALSE")
     return state
 
 
-def snapshot(client: SqlClient, dialect: str, marts: str, model: Model, state: IncrementalState) -> None:
+def snapshot(client: SqlClient, dialect: str, model: Model, state: IncrementalState) -> None:
     """Before a dimension is rebuilt: keep it as previous_<dim> when a `changed` query compares with it."""
     if model.name not in snapshot_names():
         return
     previous = PREVIOUS_PREFIX + model.name
     client.execute_sql(f"DROP TABLE IF EXISTS {temporary(dialect, previous)}")
-    if _table_exists(client, marts, model.name):
+    if model.name in state.marts_tables:
         client.execute_sql(
             f"CREATE TEMPORARY TABLE {identifier(dialect, previous)} AS "
-            f"SELECT * FROM {qualified(dialect, marts, model.name)}"
+            f"SELECT * FROM {qualified(dialect, state.marts, model.name)}"
         )
         state.snapshots.add(model.name)
 
 
-def source_marks(client: SqlClient, dialect: str, dataset: str, model: Model) -> str:
+def source_marks(
+    client: SqlClient, dialect: str, dataset: str, model: Model, raw_columns: Mapping[str, frozenset[str]]
+) -> str:
     """The oldest load id left in each raw table of the fact's history: it moves when a table is reloaded."""
-    assert model.incremental is not None
     marks = []
-    for table in model.incremental.history:
-        if not _column_exists(client, dataset, table, "_dlt_load_id"):
+    for table in incremental_of(model).history:
+        if "_dlt_load_id" not in raw_columns.get(table, ()):
             continue
         oldest = client.execute_sql(f"SELECT min(_dlt_load_id) FROM {qualified(dialect, dataset, table)}")
         marks.append(f"{table}={oldest[0][0] if oldest else None}")
     return ",".join(marks)
 
 
-def why_full(
-    client: SqlClient, marts: str, model: Model, state: IncrementalState, print_: str, sources: str
-) -> str | None:
+def why_full(model: Model, state: IncrementalState, built: FactBuild) -> str | None:
     """Why `model` must be rebuilt in full in this build, or None when the changed keys suffice."""
-    assert model.incremental is not None
+    spec = incremental_of(model)
     logged = state.logged.get(model.name)
-    reasons = [
-        (state.full_refresh, "--full-refresh"),
-        (logged is None, "first build"),
-        (logged is not None and logged.fingerprint != print_, "its SQL or the build settings changed"),
-        (logged is not None and logged.sources != sources, "a raw table it reads was reloaded"),
-    ]
-    for relation in parse_sql(model.incremental.changed).relations:
-        if (
-            relation.startswith(PREVIOUS_PREFIX)
-            and relation.removeprefix(PREVIOUS_PREFIX) not in state.snapshots
-        ):
-            reasons.append((True, f"no previous build of {relation.removeprefix(PREVIOUS_PREFIX)}"))
-        if (
-            relation.startswith(CHANGED_PREFIX)
-            and relation.removeprefix(CHANGED_PREFIX) not in state.incremental
-        ):
-            reasons.append((True, f"{relation.removeprefix(CHANGED_PREFIX)} was rebuilt in full"))
-    for holds, reason in reasons:
-        if holds:
-            return reason
-    if not _table_exists(client, marts, model.name):
+    if state.full_refresh:
+        return "--full-refresh"
+    if logged is None:
+        return "first build"
+    if logged.fingerprint != built.fingerprint:
+        return "its SQL or the build settings changed"
+    if logged.sources != built.sources:
+        return "a raw table it reads was reloaded"
+    for dimension in spec.compares:
+        if dimension not in state.snapshots:
+            return f"no previous build of {dimension}"
+    for fact in spec.follows:
+        if fact not in state.incremental:
+            return f"{fact} was rebuilt in full"
+    if model.name not in state.marts_tables:
         return "its table is missing"
     return None
 
 
-def create_indexes(client: SqlClient, dialect: str, dataset: str, models: Iterable[Model]) -> None:
+def create_indexes(
+    client: SqlClient, dialect: str, dataset: str, raw_columns: Mapping[str, frozenset[str]]
+) -> None:
     """PostgreSQL: the raw-table indexes the `changed` queries and filters need (once; IF NOT EXISTS)."""
     if dialect != "postgres":
         return  # DuckDB scans a column's zone maps and hash-joins; an ART index would only slow the loads
-    for model in models:
-        assert model.incremental is not None
-        for table, columns in model.incremental.indexes:
-            if not all(_column_exists(client, dataset, table, c) for c in columns):
+    for model in incremental_models():
+        for table, columns in incremental_of(model).indexes:
+            if not set(columns) <= raw_columns.get(table, frozenset()):
                 continue
             name = identifier(dialect, f"ix_livello_{table}_{'_'.join(columns)}"[:63])
             cols = ", ".join(identifier(dialect, c) for c in columns)
@@ -193,14 +214,14 @@ def finish(client: SqlClient, dialect: str, dataset: str, state: IncrementalStat
         f"INSERT INTO {loads} SELECT %s, load_id FROM {temporary(dialect, NEW_LOADS)}", state.marts
     )
     client.execute_sql(f"DELETE FROM {builds} WHERE marts_schema = %s", state.marts)
-    for model, (print_, sources) in state.fingerprints.items():
+    for model, built in state.built.items():
         client.execute_sql(
             f"INSERT INTO {builds} VALUES (%s, %s, %s, %s, %s)",
             state.marts,
             model,
-            print_,
-            sources,
-            state.rows[model],
+            built.fingerprint,
+            built.sources,
+            built.rows,
         )
     drop_temporary_tables(client, dialect)
 
@@ -208,24 +229,3 @@ def finish(client: SqlClient, dialect: str, dataset: str, state: IncrementalStat
 def drop_temporary_tables(client: SqlClient, dialect: str) -> None:
     for name in build_relations():
         client.execute_sql(f"DROP TABLE IF EXISTS {temporary(dialect, name)}")
-
-
-def _table_exists(client: SqlClient, schema: str, table: str) -> bool:
-    rows = client.execute_sql(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s "
-        "AND table_catalog = current_database()",
-        schema,
-        table,
-    )
-    return bool(rows and rows[0][0])
-
-
-def _column_exists(client: SqlClient, schema: str, table: str, column: str) -> bool:
-    rows = client.execute_sql(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-        "AND column_name = %s AND table_catalog = current_database()",
-        schema,
-        table,
-        column,
-    )
-    return bool(rows and rows[0][0])

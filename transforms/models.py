@@ -61,6 +61,8 @@ _HEADER_KEYS = {
 # Relations an `incremental.changed` query may read besides the models: temporary tables of the build.
 NEW_LOADS = "new_loads"  # the dlt loads not yet in the marts
 PREVIOUS_PREFIX = "previous_"  # previous_<dim>: the dimension as the last build left it
+CHANGED_PREFIX = "changed_"  # changed_<fact>: the keys an incremental build rebuilds in that fact
+REBUILT_PREFIX = "rebuilt_"  # rebuilt_<fact>: the rows of those keys, checked before they are kept
 
 
 class ModelDefinitionError(ValueError):
@@ -92,6 +94,10 @@ class Incremental:
     changed: str
     history: tuple[str, ...] = ()
     indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Found in `changed` when the models load: the dimensions it compares with their previous build
+    # (previous_<dim>), and the facts whose changed keys it reads (changed_<fact>).
+    compares: tuple[str, ...] = ()
+    follows: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -282,18 +288,22 @@ def _with_dependencies(model: Model, names: set[str]) -> Model:
     if model.kind != "staging" and parsed.raw_tables:
         raise ModelDefinitionError(f"{model.path.name}: only staging models read raw tables")
     depends_on = parsed.relations - {model.name}
-    if model.incremental is not None:
-        # What `changed` compares is built first (previous_<dim> is the dimension's snapshot).
-        changed = parse_sql(model.incremental.changed).relations
-        build_tables = {n for n in changed if n == NEW_LOADS or n.startswith((PREVIOUS_PREFIX, "changed_"))}
-        reads = {n.removeprefix(PREVIOUS_PREFIX) for n in changed if n.startswith(PREVIOUS_PREFIX)}
-        unknown = (changed - build_tables) - names
-        if unknown or not reads <= names:
+    incremental = model.incremental
+    if incremental is not None:
+        changed = parse_sql(incremental.changed).relations
+        compares = {n.removeprefix(PREVIOUS_PREFIX) for n in changed if n.startswith(PREVIOUS_PREFIX)}
+        follows = {n.removeprefix(CHANGED_PREFIX) for n in changed if n.startswith(CHANGED_PREFIX)}
+        models_read = changed - {NEW_LOADS} - {PREVIOUS_PREFIX + n for n in compares}
+        models_read -= {CHANGED_PREFIX + n for n in follows}
+        unknown = (models_read | compares | follows) - names
+        if unknown:
             raise ModelDefinitionError(
                 f"{model.path.name}: incremental.changed reads unknown {sorted(unknown)}"
             )
-        depends_on |= (changed - build_tables) | reads
-    return replace(model, depends_on=depends_on)
+        # What `changed` reads or compares is built first.
+        depends_on |= models_read | compares | follows
+        incremental = replace(incremental, compares=tuple(sorted(compares)), follows=tuple(sorted(follows)))
+    return replace(model, depends_on=depends_on, incremental=incremental)
 
 
 def _described(model: Model, by_name: dict[str, Model]) -> Model:

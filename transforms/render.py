@@ -76,12 +76,13 @@ def parse_sql(sql: str) -> ParsedSql:
             raw_tables.add(table.name)
         elif not table.db and table.name not in cte_names:
             relations.add(table.name)
-    names = frozenset(_setting_name(call) for call in _setting_calls(tree))
+    names = frozenset(_setting_name(call) for call in _calls(tree, "setting"))
     return ParsedSql(tree, frozenset(raw_tables), frozenset(relations), names)
 
 
-def _setting_calls(tree: exp.Expression) -> Iterator[exp.Anonymous]:
-    return (c for c in tree.find_all(exp.Anonymous) if c.name.lower() == "setting")
+def _calls(tree: exp.Expression, name: str) -> list[exp.Anonymous]:
+    """The calls of the pseudo-function `name` (setting, changed_rows) in `tree`."""
+    return [c for c in tree.find_all(exp.Anonymous) if c.name.lower() == name]
 
 
 def _setting_name(call: exp.Anonymous) -> str:
@@ -98,10 +99,7 @@ def _changed_rows(call: exp.Anonymous, dialect: str, changed_set: str | None) ->
     if changed_set is None:
         return exp.true()
     set_column = args[1].name if len(args) == 2 else args[0].name
-    catalog, db = _TEMP_LOCATIONS[dialect]
-    keys = exp.select(exp.column(set_column, quoted=True)).from_(
-        exp.table_(changed_set, db=db, catalog=catalog, quoted=True)
-    )
+    keys = exp.select(exp.column(set_column, quoted=True)).from_(_temporary_table(dialect, changed_set))
     return exp.In(this=args[0].copy(), query=exp.Subquery(this=keys))
 
 
@@ -191,12 +189,12 @@ def _render(
 ) -> str:
     tree = parse_sql(sql).tree.copy()
     restricted = dict(restrict)
-    for call in [c for c in tree.find_all(exp.Anonymous) if c.name.lower() == "changed_rows"]:
+    for call in _calls(tree, "changed_rows"):
         call.replace(_changed_rows(call, dialect, changed_set))
     present = dict(raw_columns)
     schema_of = dict(schemas)
     values = dict(settings)
-    for call in list(_setting_calls(tree)):
+    for call in _calls(tree, "setting"):
         name = _setting_name(call)
         if name not in values:
             known = ", ".join(sorted(values)) or "none"
@@ -218,6 +216,9 @@ def _render(
                 table.replace(_empty_relation(alias))
         elif not table.db and name not in cte_names:
             if name in restricted:
+                if not table.alias:
+                    # columns qualified by the model's name still resolve
+                    table.set("alias", exp.TableAlias(this=exp.to_identifier(name)))
                 table.set("this", exp.to_identifier(restricted[name], quoted=True))
                 _qualify(table, dialect, TEMP_SCHEMA)
             else:
@@ -249,8 +250,12 @@ def identifier(dialect: str, name: str) -> str:
 
 def temporary(dialect: str, name: str) -> str:
     """`name` in the session's temporary schema (where CREATE TEMPORARY TABLE puts it)."""
+    return _temporary_table(dialect, name).sql(dialect=dialect)
+
+
+def _temporary_table(dialect: str, name: str) -> exp.Table:
     catalog, db = _TEMP_LOCATIONS[dialect]
-    return exp.table_(name, db=db, catalog=catalog, quoted=True).sql(dialect=dialect)
+    return exp.table_(name, db=db, catalog=catalog, quoted=True)
 
 
 def search_path(dialect: str, schemas: Sequence[str]) -> str:

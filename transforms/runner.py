@@ -15,13 +15,13 @@ PostgreSQL, and table and column comments.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from transforms import constraints, incremental
-from transforms.incremental import CHANGED_PREFIX, REBUILT_PREFIX, IncrementalState
-from transforms.models import DataTest, Model, all_data_tests, load_models
+from transforms.incremental import FactBuild, IncrementalState
+from transforms.models import CHANGED_PREFIX, REBUILT_PREFIX, DataTest, Model, all_data_tests, load_models
 from transforms.render import TEMP_SCHEMA, identifier, qualified, qualified_schema, render_select, temporary
 from transforms.settings import TransformSettings, transform_settings
 
@@ -52,6 +52,13 @@ class ModelResult:
     # An incremental fact: the keys rebuilt (None: rebuilt in full, for `full_reason`).
     changed_keys: int | None = None
     full_reason: str | None = None
+
+    @property
+    def how(self) -> str:
+        """How an incremental fact was built ('incremental: 12 key(s) rebuilt'); '' for other models."""
+        if self.changed_keys is not None:
+            return f"incremental: {self.changed_keys:,} key(s) rebuilt"
+        return f"rebuilt in full: {self.full_reason}" if self.full_reason else ""
 
 
 @dataclass(frozen=True)
@@ -99,11 +106,7 @@ class BuildReport:
         ]
         for m in self.models:
             if m.materialization == "table":
-                how = ""
-                if m.changed_keys is not None:
-                    how = f"  incremental: {m.changed_keys} key(s) rebuilt"
-                elif m.full_reason:
-                    how = f"  full rebuild: {m.full_reason}"
+                how = f"  {m.how}" if m.how else ""
                 lines.append(f"  {m.name:<{width}}  {m.rows:>10} rows  {m.seconds:6.2f}s{how}")
         passed = len(self.tests) - len(self.failed_tests)
         lines.append(f"  data tests: {passed}/{len(self.tests)} passed")
@@ -190,8 +193,10 @@ def build_with_client(
                 step = "moving the marts out of the dataset's schema"
                 _drop_marts_in(client, dialect, dataset)
             step = "reading what the previous build left"
-            state = incremental.start(client, dialect, dataset, target.marts, full_refresh=full_refresh)
-            incremental.create_indexes(client, dialect, dataset, incremental.incremental_models())
+            state = incremental.start(
+                client, dialect, dataset, target.marts, raw_columns, full_refresh=full_refresh
+            )
+            incremental.create_indexes(client, dialect, dataset, raw_columns)
             for model in load_models():
                 step = f"model {model.name}"
                 report.models.append(_build_model(client, model, target, raw_columns, state))
@@ -240,7 +245,8 @@ class Target:
 
 def model_schemas(marts_schema: str) -> dict[str, str]:
     """Models that do not live in the dataset's schema: the marts have their own, the intermediate ones are
-    temporary tables (so are the incremental build's own: new_loads, previous_<dim>, changed_<fact>)."""
+    temporary tables (so are the incremental build's own: new_loads, previous_<dim>, changed_<fact>,
+    rebuilt_<fact>)."""
     schemas = incremental.build_relations()
     for model in load_models():
         if model.kind == "intermediate":
@@ -327,9 +333,9 @@ def _build_model(
         client.execute_sql(f"DROP VIEW IF EXISTS {view}")
         client.execute_sql(f"CREATE VIEW {view} AS {select}")
     elif model.incremental is not None:
-        return _build_incremental(client, model, target, state, render, started)
+        return _build_incremental(client, model, target, raw_columns, state, render, select, started)
     else:
-        incremental.snapshot(client, dialect, target.marts, model, state)
+        incremental.snapshot(client, dialect, model, state)
         rows = _replace_table(client, dialect, qualified(dialect, target.marts, model.name), select)
     return ModelResult(model.name, model.materialization, rows, time.perf_counter() - started)
 
@@ -351,29 +357,30 @@ def _build_incremental(
     client: SqlClient,
     model: Model,
     target: Target,
+    raw_columns: dict[str, frozenset[str]],
     state: IncrementalState,
-    render: Any,
+    render: Callable[..., str],
+    select: str,
     started: float,
 ) -> ModelResult:
     """Delete and select again the rows of the keys `incremental.changed` finds, or rebuild in full."""
-    assert model.incremental is not None
+    spec = incremental.incremental_of(model)
     dialect, table = target.dialect, qualified(target.dialect, target.marts, model.name)
     changed = CHANGED_PREFIX + model.name
-    changed_sql = render(model.incremental.changed)
-    print_ = incremental.fingerprint(render(model.sql), changed_sql)
-    sources = incremental.source_marks(client, dialect, target.dataset, model)
-    state.fingerprints[model.name] = (print_, sources)
-    reason = incremental.why_full(client, target.marts, model, state, print_, sources)
+    changed_sql = render(spec.changed)
+    sources = incremental.source_marks(client, dialect, target.dataset, model, raw_columns)
+    print_ = incremental.fingerprint(select, changed_sql)
+    reason = incremental.why_full(model, state, FactBuild(print_, sources, 0))
     if reason is not None:
-        rows = _replace_table(client, dialect, table, render(model.sql))
-        state.full[model.name], state.rows[model.name] = reason, rows
+        rows = _replace_table(client, dialect, table, select)
+        state.built[model.name] = FactBuild(print_, sources, rows)
         return ModelResult(
             model.name, model.materialization, rows, time.perf_counter() - started, full_reason=reason
         )
     client.execute_sql(f"DROP TABLE IF EXISTS {temporary(dialect, changed)}")
     client.execute_sql(f"CREATE TEMPORARY TABLE {identifier(dialect, changed)} AS {changed_sql}")
     _analyze_temporary(client, dialect, changed)
-    key = identifier(dialect, model.incremental.key)
+    key = identifier(dialect, spec.key)
     in_changed = f"{key} IN (SELECT {key} FROM {temporary(dialect, changed)})"
     # The rows of the changed keys go to a temporary table first: the data tests check them there, so a
     # NULL where the table says NOT NULL fails its test (named, with a sample), not the INSERT. The filter
@@ -392,7 +399,7 @@ def _build_incremental(
     keys = int(_scalar(client, f"SELECT count(*) FROM {temporary(dialect, changed)}"))
     rows = state.logged[model.name].rows - before + after
     state.incremental.add(model.name)
-    state.rows[model.name] = rows
+    state.built[model.name] = FactBuild(print_, sources, rows)
     return ModelResult(
         model.name, model.materialization, rows, time.perf_counter() - started, changed_keys=keys
     )

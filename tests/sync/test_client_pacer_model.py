@@ -7,6 +7,7 @@ fixed-window limiter with a virtual clock, so hours of pacing take milliseconds 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -28,6 +29,27 @@ class VirtualTime:
         self.slept += max(0.0, seconds)
 
 
+def virtual_pacer(
+    time: VirtualTime,
+    *,
+    budget_share: float,
+    burst_share: float,
+    window: float,
+    check_wait: Callable[[float, str], None] = lambda seconds, reason: None,
+) -> RateLimitPacer:
+    """The API pacer on `time`'s clock: its sleeps move that clock instead of waiting."""
+    return RateLimitPacer(
+        "API",
+        budget_share=budget_share,
+        burst_share=burst_share,
+        clock=time.clock,
+        sleep=time.sleep,
+        check_wait=check_wait,
+        on_sleep=lambda s: None,
+        default_window_seconds=window,
+    )
+
+
 def run(
     requests: int,
     *,
@@ -46,15 +68,8 @@ def run(
         if seconds > max_wait:
             raise BudgetExhaustedError(reason, wait_seconds=seconds)
 
-    pacer = RateLimitPacer(
-        "API",
-        budget_share=budget_share,
-        burst_share=burst_share,
-        clock=time.clock,
-        sleep=time.sleep,
-        check_wait=check_wait,
-        on_sleep=lambda s: None,
-        default_window_seconds=window,
+    pacer = virtual_pacer(
+        time, budget_share=budget_share, burst_share=burst_share, window=window, check_wait=check_wait
     )
     per_window: Counter[int] = Counter()
     rejected = 0
@@ -112,16 +127,7 @@ def test_a_wait_longer_than_allowed_raises() -> None:
 
 def test_estimate_matches_the_allowed_rate() -> None:
     time = VirtualTime()
-    pacer = RateLimitPacer(
-        "API",
-        budget_share=0.8,
-        burst_share=0.5,
-        clock=time.clock,
-        sleep=time.sleep,
-        check_wait=lambda s, r: None,
-        on_sleep=lambda s: None,
-        default_window_seconds=3600.0,
-    )
+    pacer = virtual_pacer(time, budget_share=0.8, burst_share=0.5, window=3600.0)
     assert pacer.estimate_seconds(10) is None
     headers = {"ratelimit-limit": "1000", "ratelimit-remaining": "999", "ratelimit-reset": "3600"}
     pacer.observe(headers, sent_at=time.now, received_at=time.now)
@@ -136,16 +142,7 @@ def test_concurrent_answers_in_another_order_keep_the_share() -> None:
     answer is the same window, not a new one, so the share holds however the answers are ordered."""
     time = VirtualTime()
     limiter = FixedWindowLimiter(20, 60.0, clock=time.clock)
-    pacer = RateLimitPacer(
-        "API",
-        budget_share=0.5,
-        burst_share=1.0,
-        clock=time.clock,
-        sleep=time.sleep,
-        check_wait=lambda s, r: None,
-        on_sleep=lambda s: None,
-        default_window_seconds=60.0,
-    )
+    pacer = virtual_pacer(time, budget_share=0.5, burst_share=1.0, window=60.0)
     window_ends = time.now + 60.0
     counted: list[int] = []  # the server's remaining after each request of the first window
     while time.now < window_ends:
