@@ -36,7 +36,8 @@ from bench_marts import DATASET, DAYS, GENERATORS, destination, generate_raw, wa
 
 from transforms.runner import build  # noqa: E402
 
-DAY_LOAD = "day{n}"
+# After the history's load id "x" in string order, as dlt's load ids (timestamps) follow each other.
+DAY_LOAD = "x{n:06d}"
 
 
 def register_load(client: Any, load_id: str) -> None:
