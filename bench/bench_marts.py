@@ -164,7 +164,25 @@ def generate_raw(client: Any, lines: int) -> float:
             client.execute_sql(f'DROP TABLE IF EXISTS "{DATASET}".{table}')
             sizes = {"n": lines, "half": lines // 2, "tenth": lines // 10, "fiftieth": lines // 50}
             client.execute_sql(f'CREATE TABLE "{DATASET}".{table} AS {sql.format(**sizes)}')
+        _varchar_like_dlt(client)
     return time.perf_counter() - started
+
+
+def _varchar_like_dlt(client: Any) -> None:
+    """PostgreSQL types the generated strings `text`; dlt creates `varchar` columns. The staging views cast
+    to VARCHAR, a no-op on dlt's columns but an expression on `text` ones, which hides the column statistics
+    from the planner (measured: a 4x slower incremental join at 1M lines). Make them what dlt makes."""
+    rows = client.execute_sql(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = %s AND data_type = 'text'",
+        DATASET,
+    )
+    by_table: dict[str, list[str]] = {}
+    for table, column in rows or []:
+        by_table.setdefault(str(table), []).append(str(column))
+    for table, columns in by_table.items():
+        changes = ", ".join(f'ALTER COLUMN "{c}" TYPE varchar' for c in columns)
+        client.execute_sql(f'ALTER TABLE "{DATASET}"."{table}" {changes}')
 
 
 def destination(engine: str, workdir: Path, postgres: str) -> Any:

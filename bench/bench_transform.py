@@ -4,7 +4,8 @@
 
 The history is generated in the warehouse by bench_marts.py's set-based SQL (the raw tables as dlt loads
 them, registered as one dlt load in `_dlt_loads`), then built once in full. Each run then adds one day of
-sales (history / 90 lines, as a new dlt load, with the history's spread of dates and kiosks) and times:
+sales (--day-lines, default 5,555: a day of the 0.5M-line history, the same at every size; as a new dlt
+load, with the history's spread of dates and kiosks) and times:
 
   incremental  `build(pipeline)`: fct_transactions and fct_sales rebuild only the new load's transactions
   full         `build(pipeline, full_refresh=True)`: every mart from the whole history
@@ -38,6 +39,9 @@ from transforms.runner import build  # noqa: E402
 
 # After the history's load id "x" in string order, as dlt's load ids (timestamps) follow each other.
 DAY_LOAD = "x{n:06d}"
+# A day of the smallest history (0.5M lines over the generator's 90 days): a night brings the same new sales
+# whatever the length of the history before it.
+DAY_LINES = 500_000 // DAYS
 
 
 def register_load(client: Any, load_id: str) -> None:
@@ -50,10 +54,10 @@ def register_load(client: Any, load_id: str) -> None:
     )
 
 
-def add_day(client: Any, lines: int, day: int) -> None:
-    """One day of sales as a new load: transactions (and their two lines each) after the history's ids."""
-    first = lines // 2 + (day - 1) * (lines // DAYS // 2)
-    last = first + lines // DAYS // 2 - 1
+def add_day(client: Any, lines: int, day: int, day_lines: int) -> None:
+    """One day of sales as a new load: `day_lines` lines (two per transaction) after the history's ids."""
+    first = lines // 2 + (day - 1) * (day_lines // 2)
+    last = first + day_lines // 2 - 1
     load = DAY_LOAD.format(n=day)
     transactions = (
         GENERATORS["transactions"]
@@ -69,7 +73,7 @@ def add_day(client: Any, lines: int, day: int) -> None:
         register_load(client, load)
 
 
-def one(engine: str, lines: int, runs: int, workdir: Path, postgres: str) -> dict[str, Any]:
+def one(engine: str, lines: int, day_lines: int, runs: int, workdir: Path, postgres: str) -> dict[str, Any]:
     pipeline = dlt.pipeline(
         pipeline_name=f"bench_transform_{engine}",
         destination=destination(engine, workdir, postgres),
@@ -88,7 +92,7 @@ def one(engine: str, lines: int, runs: int, workdir: Path, postgres: str) -> dic
     incremental, full, keys = [], [], []
     for day in range(1, runs + 1):
         with pipeline.sql_client() as client:
-            add_day(client, lines, day)
+            add_day(client, lines, day, day_lines)
         started = time.perf_counter()
         report = build(pipeline)
         incremental.append(time.perf_counter() - started)
@@ -117,12 +121,18 @@ def one(engine: str, lines: int, runs: int, workdir: Path, postgres: str) -> dic
 
 def main() -> None:
     parser = warehouse_arguments(__doc__.splitlines()[0], "500000,5000000")
+    parser.add_argument(
+        "--day-lines",
+        type=int,
+        default=DAY_LINES,
+        help="sales lines of the day added before each nightly build (the same at every history size)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # engine,lines: the child process
     args = parser.parse_args()
     if args.one:
         engine, lines = args.one.split(",")
         with tempfile.TemporaryDirectory(prefix="bench_transform_") as tmp:
-            print(json.dumps(one(engine, int(lines), args.runs, Path(tmp), args.postgres)))
+            print(json.dumps(one(engine, int(lines), args.day_lines, args.runs, Path(tmp), args.postgres)))
         return
     sizes = [int(n) for n in args.lines.split(",")]
     for engine in args.engines.split(","):
@@ -136,6 +146,8 @@ def main() -> None:
                     f"{engine},{lines}",
                     "--runs",
                     str(args.runs),
+                    "--day-lines",
+                    str(args.day_lines),
                     "--postgres",
                     args.postgres,
                 ],
