@@ -93,7 +93,7 @@ GENERATORS: dict[str, str] = {
         FROM generate_series(0, {{n}} - 1) AS r(i)""",
     "transactions": f"""
         SELECT CAST(t AS BIGINT) AS id,
-            TIMESTAMPTZ '2026-01-01 00:00:00+00' + ((CAST(t AS BIGINT) * 7919) % ({DAYS} * 86400)) *
+            TIMESTAMPTZ '2026-01-01 00:00:00+00' + ((CAST(t AS BIGINT) * 7919) % ({{days}} * 86400)) *
                 INTERVAL '1 second' AS created,
             CAST((1 + (2 * t) % 3) * (1 + ((2 * t * 7) % 50) * 0.1)
                 + (1 + (2 * t + 1) % 3) * (1 + (((2 * t + 1) * 7) % 50) * 0.1) AS DECIMAL(38, 9)) AS total,
@@ -118,14 +118,15 @@ GENERATORS: dict[str, str] = {
         FROM generate_series(0, {{tenth}} - 1) AS r(i)""",
     "refills": f"""
         SELECT CAST(r AS BIGINT) AS id,
-            TIMESTAMPTZ '2026-01-01 00:00:00+00' + ((CAST(r AS BIGINT) * 104729) % ({DAYS} * 86400)) *
+            TIMESTAMPTZ '2026-01-01 00:00:00+00' + ((CAST(r AS BIGINT) * 104729) % ({{days}} * 86400)) *
                 INTERVAL '1 second' AS created,
             'manual' AS type, 'LIV-' || (r % {KIOSKS}) AS kiosk__serial_number,
             'x' AS _dlt_load_id, 'rf' || r AS _dlt_id
         FROM generate_series(0, {{fiftieth}} - 1) AS s(r)""",
     "kiosk_inventory": f"""
         SELECT 'LIV-' || k AS kiosk_serial_number,
-            TIMESTAMPTZ '2026-01-01 06:00:00+00' + s * INTERVAL '3 days' AS snapshot_at,
+            TIMESTAMPTZ '2026-01-01 06:00:00+00' + ({{days}} - {3 * SNAPSHOTS}) * INTERVAL '1 day'
+                + s * INTERVAL '3 days' AS snapshot_at,
             CAST(c AS BIGINT) AS load_cell_id, 'A' || c AS planogram_position, CAST(c AS BIGINT) AS cell_id,
             CAST(1000 + (k * 7 + c) % {PRODUCTS} AS BIGINT) AS product_line_data__product_line_id,
             CAST((k * 7 + c) % {PRODUCTS} AS BIGINT) AS product_line_data__product_meta_id,
@@ -140,7 +141,8 @@ GENERATORS: dict[str, str] = {
         SELECT 'LIV-' || k AS kiosk_serial_number, 'Kiosk' AS kiosk_name,
             CASE p WHEN 0 THEN 'top' WHEN 1 THEN 'middle' ELSE 'bottom' END AS sensor_position,
             'hourly' AS granularity,
-            TIMESTAMPTZ '2026-02-01 00:00:00+00' + h * INTERVAL '1 hour' AS bucket_start,
+            TIMESTAMPTZ '2026-02-01 00:00:00+00' + ({{days}} - {DAYS}) * INTERVAL '1 day'
+                + h * INTERVAL '1 hour' AS bucket_start,
             CAST(4 + (k + h) % 5 AS DECIMAL(38, 9)) AS value, CAST(3 AS DECIMAL(38, 9)) AS min,
             CAST(9 AS DECIMAL(38, 9)) AS max, 'x' AS _dlt_load_id, 't' || k || '_' || p || '_' || h AS _dlt_id
         FROM generate_series(0, {KIOSKS - 1}) AS a(k), generate_series(0, 2) AS b(p),
@@ -149,22 +151,34 @@ GENERATORS: dict[str, str] = {
         SELECT CAST(a AS BIGINT) AS id, 'HighTemperature' AS type, 'Hardware' AS category, 'high' AS severity,
             CASE WHEN a % 3 = 0 THEN 'open' ELSE 'resolved' END AS status, (a % 2 = 0) AS is_ack,
             'LIV-' || (a % {KIOSKS}) AS kiosk_serial_number, 'too warm' AS message,
-            TIMESTAMPTZ '2026-01-01 00:00:00+00' + a * INTERVAL '1 hour' AS start_date,
-            CASE WHEN a % 3 <> 0 THEN TIMESTAMPTZ '2026-01-01 02:00:00+00' + a * INTERVAL '1 hour' END AS
-                end_date,
+            TIMESTAMPTZ '2026-01-01 00:00:00+00' + ({{days}} - {DAYS}) * INTERVAL '1 day'
+                + a * INTERVAL '1 hour' AS start_date,
+            CASE WHEN a % 3 <> 0 THEN TIMESTAMPTZ '2026-01-01 02:00:00+00'
+                + ({{days}} - {DAYS}) * INTERVAL '1 day' + a * INTERVAL '1 hour' END AS end_date,
             'x' AS _dlt_load_id, 'al' || a AS _dlt_id
         FROM generate_series(0, 999) AS r(a)""",
 }
 
 
-def generate_raw(client: Any, lines: int) -> float:
+def generate_raw(client: Any, lines: int, days: int = DAYS) -> float:
+    """The raw tables of `lines` sales lines over `days` days (inventory, temperature and alerts in the
+    last 90 days of them)."""
     started = time.perf_counter()
     with client.begin_transaction():
         for table, sql in GENERATORS.items():
             client.execute_sql(f'DROP TABLE IF EXISTS "{DATASET}".{table}')
-            sizes = {"n": lines, "half": lines // 2, "tenth": lines // 10, "fiftieth": lines // 50}
+            sizes = {
+                "n": lines,
+                "half": lines // 2,
+                "tenth": lines // 10,
+                "fiftieth": lines // 50,
+                "days": days,
+            }
             client.execute_sql(f'CREATE TABLE "{DATASET}".{table} AS {sql.format(**sizes)}')
         _varchar_like_dlt(client)
+        for table in GENERATORS:
+            # the statistics autovacuum keeps on a warehouse's tables (a fresh table has none)
+            client.execute_sql(f'ANALYZE "{DATASET}".{table}')
     return time.perf_counter() - started
 
 

@@ -3,18 +3,19 @@
     .venv/bin/python bench/bench_transform.py [--lines 500000,5000000] [--engines duckdb,postgres] [--runs 3]
 
 The history is generated in the warehouse by bench_marts.py's set-based SQL (the raw tables as dlt loads
-them, registered as one dlt load in `_dlt_loads`), then built once in full. Each run then adds one day of
-sales (--day-lines, default 5,555: a day of the 0.5M-line history, the same at every size; as a new dlt
-load, with the history's spread of dates and kiosks) and times:
+them, registered as one dlt load in `_dlt_loads`, with the statistics autovacuum would keep), then built once
+in full. A longer history is more days of the same fleet (100 kiosks): --day-lines (default 5,555) sales
+lines a day, so 0.5M lines are 90 days and 5M lines 900 days (two and a half years). Each run then adds the
+next day (its sales lines and a fiftieth as many refills, as a new dlt load) and times:
 
-  incremental  `build(pipeline)`: fct_transactions and fct_sales rebuild only the new load's transactions
+  incremental  `build(pipeline)`: the facts rebuild only what the new load touches
   full         `build(pipeline, full_refresh=True)`: every mart from the whole history
 
 Every build runs in a child process of its own, so the nightly run's peak memory (max RSS; for PostgreSQL the
 client's only) is its own, not that of the generation or of a full rebuild. Prints the medians per run
 kind, the ratio full / incremental at each size, and the ratio of the nightly times and memory at the largest
-and smallest size (the issue's targets: 5M <= 1.3 x 0.5M; incremental >= 5x
-faster than full at 5M on PostgreSQL; peak memory within 1.2x).
+and smallest size (the issue's targets: 5M <= 1.3 x 0.5M; incremental >= 5x faster than full at 5M on
+PostgreSQL; peak memory within 1.2x).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from transforms.runner import build  # noqa: E402
 
 # After the history's load id "x" in string order, as dlt's load ids (timestamps) follow each other.
 DAY_LOAD = "x{n:06d}"
-# A day of the smallest history (0.5M lines over the generator's 90 days): a night brings the same new sales
-# whatever the length of the history before it.
+# A day of the smallest history (0.5M lines over the generator's 90 days): every night brings the same new
+# sales, whatever the length of the history before it.
 DAY_LINES = 500_000 // DAYS
 
 
@@ -55,22 +56,52 @@ def register_load(client: Any, load_id: str) -> None:
     )
 
 
+def history_days(lines: int, day_lines: int) -> int:
+    """Days of the history: a day of sales a day, so a longer history is more days of the same fleet."""
+    return max(1, lines // day_lines)
+
+
 def add_day(client: Any, lines: int, day: int, day_lines: int) -> None:
-    """One day of sales as a new load: `day_lines` lines (two per transaction) after the history's ids."""
-    first = lines // 2 + (day - 1) * (day_lines // 2)
-    last = first + day_lines // 2 - 1
+    """Day `day` after the history as a new load: `day_lines` sales lines (two per transaction) and a fiftieth
+    as many refills (five lines each), after the history's ids, at the history's times of day."""
     load = DAY_LOAD.format(n=day)
-    transactions = (
-        GENERATORS["transactions"]
-        .replace("generate_series(0, {half} - 1)", f"generate_series({first}, {last})")
-        .replace("'x' AS _dlt_load_id", f"'{load}' AS _dlt_load_id")
+    shift = (
+        "TIMESTAMPTZ '2026-01-01 00:00:00+00' + "
+        f"{history_days(lines, day_lines) + day - 1} * INTERVAL '1 day'"
     )
-    items = GENERATORS["transactions__items_purchased"].replace(
-        "generate_series(0, {n} - 1)", f"generate_series({2 * first}, {2 * last + 1})"
-    )
+
+    def rows(
+        table: str, per_line: int, parent: str, child: str, children_per: int, size: str
+    ) -> tuple[str, str]:
+        first = lines // per_line + (day - 1) * (day_lines // per_line)
+        last = first + day_lines // per_line - 1
+        parents = (
+            GENERATORS[table]
+            .format(**{size: 0, "days": 1})
+            .replace(
+                f"generate_series(0, 0 - 1) AS {parent}", f"generate_series({first}, {last}) AS {parent}"
+            )
+            .replace("TIMESTAMPTZ '2026-01-01 00:00:00+00'", shift)
+            .replace("'x' AS _dlt_load_id", f"'{load}' AS _dlt_load_id")
+        )
+        children = (
+            GENERATORS[child]
+            .format(n=0, tenth=0)
+            .replace(
+                "generate_series(0, 0 - 1)",
+                f"generate_series({children_per * first}, {children_per * (last + 1) - 1})",
+            )
+        )
+        return parents, children
+
     with client.begin_transaction():
-        client.execute_sql(f'INSERT INTO "{DATASET}".transactions {transactions}')
-        client.execute_sql(f'INSERT INTO "{DATASET}".transactions__items_purchased {items}')
+        for table, per_line, parent, child, children_per, size in (
+            ("transactions", 2, "r(t)", "transactions__items_purchased", 2, "half"),
+            ("refills", 50, "s(r)", "refills__items_replenished", 5, "fiftieth"),
+        ):
+            parents, children = rows(table, per_line, parent, child, children_per, size)
+            client.execute_sql(f'INSERT INTO "{DATASET}".{table} {parents}')
+            client.execute_sql(f'INSERT INTO "{DATASET}".{child} {children}')
         register_load(client, load)
 
 
@@ -93,7 +124,7 @@ def phase(
             if name == "drop":
                 return result
             client.execute_sql(f'CREATE SCHEMA "{DATASET}"')
-            result["generated_s"] = generate_raw(client, lines)
+            result["generated_s"] = generate_raw(client, lines, history_days(lines, day_lines))
             register_load(client, "x")
     elif name == "night":
         with pipeline.sql_client() as client:

@@ -22,10 +22,9 @@ from functools import cache
 from typing import Any, Protocol
 
 from transforms.models import (
-    CHANGED_PREFIX,
+    FOLLOWED_PREFIXES,
     NEW_LOADS,
     PREVIOUS_PREFIX,
-    REBUILT_PREFIX,
     Incremental,
     Model,
     load_models,
@@ -75,14 +74,40 @@ def incremental_models() -> tuple[Model, ...]:
 
 @cache
 def snapshot_names() -> frozenset[str]:
-    """Dimensions some `changed` query compares with their previous build."""
-    return frozenset(name for m in incremental_models() for name in incremental_of(m).compares)
+    """Dimensions some `changed` query compares with their previous build, and those an incremental fact
+    points to (`lost_keys` compares them)."""
+    compared = {name for m in incremental_models() for name in incremental_of(m).compares}
+    return frozenset(compared | {target for target, _column in _relationship_targets()})
+
+
+@cache
+def _relationship_targets() -> frozenset[tuple[str, str]]:
+    marts = {m.name for m in load_models() if m.kind == "mart" and m.incremental is None}
+    facts = incremental_models()
+    return frozenset((r.to_model, r.to_column) for m in facts for r in m.relationships if r.to_model in marts)
+
+
+def lost_keys(client: SqlClient, dialect: str, state: IncrementalState) -> frozenset[str]:
+    """The dimensions an incremental fact points to that lost a key in this build: the fact's relationship
+    tests then check every row, not only the rebuilt ones (an old row may point to the lost key)."""
+    lost = set()
+    for target, column in sorted(_relationship_targets()):
+        if target not in state.snapshots:
+            continue
+        col = identifier(dialect, column)
+        count = client.execute_sql(
+            f"SELECT count(*) FROM (SELECT {col} FROM {temporary(dialect, PREVIOUS_PREFIX + target)} "
+            f"EXCEPT SELECT {col} FROM {qualified(dialect, state.marts, target)}) AS lost"
+        )
+        if count and int(count[0][0]):
+            lost.add(target)
+    return frozenset(lost)
 
 
 @cache
 def _build_relation_names() -> tuple[str, ...]:
     names = {NEW_LOADS, *(PREVIOUS_PREFIX + n for n in snapshot_names())}
-    names |= {prefix + m.name for m in incremental_models() for prefix in (CHANGED_PREFIX, REBUILT_PREFIX)}
+    names |= {prefix + m.name for m in incremental_models() for prefix in FOLLOWED_PREFIXES}
     return tuple(sorted(names))
 
 
@@ -193,18 +218,30 @@ def why_full(model: Model, state: IncrementalState, built: FactBuild) -> str | N
 def create_indexes(
     client: SqlClient, dialect: str, dataset: str, raw_columns: Mapping[str, frozenset[str]]
 ) -> None:
-    """PostgreSQL: the raw-table indexes the `changed` queries and filters need (once; IF NOT EXISTS)."""
+    """PostgreSQL: the raw-table indexes the models' reads need (once; IF NOT EXISTS)."""
+    for table, columns in _indexes():
+        if set(columns) <= raw_columns.get(table, frozenset()):
+            _create_index(client, dialect, qualified(dialect, dataset, table), table, columns)
+
+
+def create_mart_indexes(client: SqlClient, dialect: str, marts: str, model: Model) -> None:
+    """PostgreSQL: the indexes later models' reads need on the mart just built (a full rebuild makes a new
+    table)."""
+    for table, columns in _indexes():
+        if table == model.name:
+            _create_index(client, dialect, qualified(dialect, marts, table), table, columns)
+
+
+def _indexes() -> list[tuple[str, tuple[str, ...]]]:
+    return sorted({index for m in load_models() for index in m.indexes})
+
+
+def _create_index(client: SqlClient, dialect: str, table: str, name: str, columns: tuple[str, ...]) -> None:
     if dialect != "postgres":
         return  # DuckDB scans a column's zone maps and hash-joins; an ART index would only slow the loads
-    for model in incremental_models():
-        for table, columns in incremental_of(model).indexes:
-            if not set(columns) <= raw_columns.get(table, frozenset()):
-                continue
-            name = identifier(dialect, f"ix_livello_{table}_{'_'.join(columns)}"[:63])
-            cols = ", ".join(identifier(dialect, c) for c in columns)
-            client.execute_sql(
-                f"CREATE INDEX IF NOT EXISTS {name} ON {qualified(dialect, dataset, table)} ({cols})"
-            )
+    index = identifier(dialect, f"ix_livello_{name}_{'_'.join(columns)}"[:63])
+    cols = ", ".join(identifier(dialect, c) for c in columns)
+    client.execute_sql(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({cols})")
 
 
 def finish(client: SqlClient, dialect: str, dataset: str, state: IncrementalState) -> None:

@@ -10,10 +10,10 @@ They hold the definitions every fact shares, so each is written once:
   open-ended current version), so both engines still hash-join on the dimension's id.
 
 `local_time` is fast as well as exact. Converting each row with its own zone costs DuckDB an ICU calendar per
-row (~5x slower than adding an interval). A zone's offset only changes at a transition, so `int_local_hours`
-converts each (zone, UTC hour) once, at the hour's start and end; the macro joins that table and adds the
-offset, and converts row by row only in the rare hour that holds a transition (start and end offsets differ)
-or that `int_local_hours` does not cover (a missing hour costs speed, never correctness). The join is
+row (~5x slower than adding an interval). A zone's offset only changes at a transition, so `int_utc_offsets`
+converts each (zone, UTC day) once, at the day's start and end; the macro joins that table and adds the
+offset, and converts row by row only on the two days a year that hold a transition (start and end offsets
+differ) or a day `int_utc_offsets` does not cover (a missing day costs speed, never correctness). The join is
 added to the SELECT that calls the macro: a LEFT JOIN on the unique key (zone, hour), so it never adds or
 drops a row.
 
@@ -29,7 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 SOURCE_DIALECT = "duckdb"
-LOCAL_HOURS_MODEL = "int_local_hours"
+LOCAL_OFFSETS_MODEL = "int_utc_offsets"
 
 
 class MacroError(ValueError):
@@ -40,7 +40,7 @@ def _template(sql: str) -> exp.Expression:
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
-# Placeholders: the columns `_x`, `_ts`, `_tz` (the arguments) and the table alias `_h` (int_local_hours'
+# Placeholders: the columns `_x`, `_ts`, `_tz` (the arguments) and the table alias `_h` (int_utc_offsets'
 # join, or valid_at's dimension).
 _DATE_KEY = _template(
     "CAST(EXTRACT(YEAR FROM _x) * 10000 + EXTRACT(MONTH FROM _x) * 100 + EXTRACT(DAY FROM _x) AS INTEGER)"
@@ -49,7 +49,7 @@ _LOCAL_TIME = _template(
     "CASE WHEN _h.offset_at_start = _h.offset_at_end THEN _ts + _h.offset_at_start "
     "ELSE timezone(_tz, timezone('UTC', _ts)) END"
 )
-_LOCAL_HOURS_ON = _template("_h.timezone = _tz AND _h.hour_utc = date_trunc('hour', _ts)")
+_LOCAL_OFFSETS_ON = _template("_h.timezone = _tz AND _h.day_utc = date_trunc('day', _ts)")
 _VALID_AT = _template("(_ts >= _h.effective_from AND _ts < _h.effective_to)")
 
 
@@ -98,7 +98,7 @@ def _projection_select(call: exp.Expression) -> exp.Select:
         raise MacroError(f"local_time() must be in a SELECT's output list: {call.sql()}")
     # sqlglot names the FROM "from_" since version 30, "from" before
     if not (select.args.get("from_") or select.args.get("from")):
-        raise MacroError(f"local_time() needs a FROM to join {LOCAL_HOURS_MODEL} to: {select.sql()}")
+        raise MacroError(f"local_time() needs a FROM to join {LOCAL_OFFSETS_MODEL} to: {select.sql()}")
     if select.args.get("group") or any(isinstance(e, exp.Star) for e in select.expressions):
         # GROUP BY would not group the joined offsets; a bare * would also select them.
         raise MacroError(f"local_time() cannot expand in a SELECT with GROUP BY or a bare *: {select.sql()}")
@@ -115,10 +115,10 @@ def _expand_local_time(tree: exp.Expression) -> None:
         key = (id(select), args["_ts"].sql(), args["_tz"].sql())
         alias = joins.get(key)
         if alias is None:
-            alias = joins[key] = f"local_hours_{len(joins) + 1}"
+            alias = joins[key] = f"utc_offsets_{len(joins) + 1}"
             select.join(
-                exp.table_(LOCAL_HOURS_MODEL, alias=alias),
-                on=_fill(_LOCAL_HOURS_ON, args, alias),
+                exp.table_(LOCAL_OFFSETS_MODEL, alias=alias),
+                on=_fill(_LOCAL_OFFSETS_ON, args, alias),
                 join_type="left",
                 copy=False,
             )

@@ -57,12 +57,16 @@ _HEADER_KEYS = {
     "versions",
     "same_columns_as",
     "incremental",
+    "indexes",
 }
 # Relations an `incremental.changed` query may read besides the models: temporary tables of the build.
 NEW_LOADS = "new_loads"  # the dlt loads not yet in the marts
 PREVIOUS_PREFIX = "previous_"  # previous_<dim>: the dimension as the last build left it
 CHANGED_PREFIX = "changed_"  # changed_<fact>: the keys an incremental build rebuilds in that fact
 REBUILT_PREFIX = "rebuilt_"  # rebuilt_<fact>: the rows of those keys, checked before they are kept
+REPLACED_PREFIX = "replaced_"  # replaced_<fact>: the rows those keys had before this build
+# What a `changed` query may read of an incremental fact built before it.
+FOLLOWED_PREFIXES = (CHANGED_PREFIX, REBUILT_PREFIX, REPLACED_PREFIX)
 
 
 class ModelDefinitionError(ValueError):
@@ -82,18 +86,20 @@ class Relationship:
 class Incremental:
     """How a fact is maintained without a full rebuild (see transforms/runner.py).
 
-    `changed` selects the values of `key` (and of any further column the model's `changed_rows(col, set_col)`
-    filters read) whose rows must be rebuilt: rows of new loads, and rows whose dimension attributes changed
-    (`previous_<dim>` holds the dimension before this build). The rows of those keys are deleted and selected
-    again, so `key` must lead one of the model's unique keys. `history` names the raw tables whose rows the
-    fact accumulates (a reload of one, `run --refresh`, rebuilds it in full); `indexes` are the raw-table
-    indexes PostgreSQL needs to find the changed rows without scanning the history (`table: [column]`).
+    `changed` selects the values of `key` (one column or several, and any further column the model's
+    `changed_rows(col, set_col)` or `changed_days(kiosk, day, n)` filters read) whose rows must be rebuilt:
+    rows of new loads, and rows whose dimension attributes changed (`previous_<dim>` holds the dimension
+    before this build). It may read the model's own table (the rows before this build) and, of an incremental
+    fact built before it, `changed_<fact>`, `rebuilt_<fact>` (its rows now) and `replaced_<fact>` (the rows
+    they replaced). The rows of those keys are deleted and selected again, so `key` must lead one of the
+    model's unique keys. `history` names the raw tables whose rows the
+    fact accumulates (a reload of one, `run --refresh`, rebuilds it in full). The model's `indexes` (see
+    Model) let PostgreSQL find the changed rows without scanning the history.
     """
 
-    key: str
+    key: tuple[str, ...]
     changed: str
     history: tuple[str, ...] = ()
-    indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Found in `changed` when the models load: the dimensions it compares with their previous build
     # (previous_<dim>), and the facts whose changed keys it reads (changed_<fact>).
     compares: tuple[str, ...] = ()
@@ -118,6 +124,9 @@ class Model:
     # is the one valid at that time (the dimension's valid_from, valid_to and version_number say when)
     versions: dict[str, tuple[str, str]] = field(default_factory=dict)
     incremental: Incremental | None = None
+    # (table, columns) of the PostgreSQL indexes this model's reads need, on raw tables or on marts it reads
+    # (header `indexes: {table: [column, ...]}`, or a list of such lists for several on one table)
+    indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     depends_on: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -144,6 +153,9 @@ class DataTest:
     # A custom test whose header says `scope: changed_rows`: each offending row shows in the rows of the keys
     # rebuilt, so an incremental build checks only those (of every incremental fact the test reads).
     changed_rows_only: bool = False
+    # A custom test whose header says `changed_keys_of: <fact>`: its changed_rows() and changed_days() filters
+    # keep the keys an incremental build of that fact rebuilt (TRUE when the fact was rebuilt in full).
+    changed_keys_of: str | None = None
 
 
 def _split_header(path: Path) -> tuple[dict[str, Any], str]:
@@ -196,6 +208,7 @@ def _load_model(path: Path, kind: ModelKind) -> tuple[Model, dict[str, Any]]:
         ranges=_parse_ranges(path, meta.get("ranges") or {}),
         versions=_parse_versions(path, meta.get("versions") or {}),
         incremental=_parse_incremental(path, meta.get("incremental"), unique),
+        indexes=_parse_indexes(path, meta.get("indexes") or {}),
     )
     return model, meta
 
@@ -206,24 +219,35 @@ def _parse_incremental(
     if incremental is None:
         return None
     bad = ModelDefinitionError(
-        f"{path.name}: incremental needs key (a column), changed (a SELECT), history (raw tables) "
-        "and optional indexes"
+        f"{path.name}: incremental needs key (a column or a list), changed (a SELECT), history (raw tables) "
     )
-    if not isinstance(incremental, dict) or set(incremental) - {"key", "changed", "history", "indexes"}:
+    if not isinstance(incremental, dict) or set(incremental) - {"key", "changed", "history"}:
         raise bad
     key, changed = incremental.get("key"), incremental.get("changed")
-    history, indexes = incremental.get("history"), incremental.get("indexes") or {}
-    if not isinstance(key, str) or not isinstance(changed, str) or not isinstance(indexes, dict):
+    history = incremental.get("history")
+    keys = (key,) if isinstance(key, str) else tuple(key) if isinstance(key, list) else ()
+    if not keys or not all(isinstance(k, str) for k in keys):
+        raise bad
+    if not isinstance(changed, str):
         raise bad
     if not isinstance(history, list) or not history:
         raise bad
-    if not any(k[:1] == (key,) for k in unique):
-        raise ModelDefinitionError(f"{path.name}: incremental key {key} must lead a unique key")
+    if not any(k[: len(keys)] == keys for k in unique):
+        raise ModelDefinitionError(f"{path.name}: incremental key {list(keys)} must lead a unique key")
     return Incremental(
-        key=key,
+        key=keys,
         changed=changed.strip(),
         history=tuple(str(t) for t in history),
-        indexes=tuple((str(table), tuple(str(c) for c in columns)) for table, columns in indexes.items()),
+    )
+
+
+def _parse_indexes(path: Path, indexes: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(indexes, dict) or not all(isinstance(c, list) and c for c in indexes.values()):
+        raise ModelDefinitionError(f"{path.name}: indexes map tables to [column, ...] or [[column, ...]]")
+    return tuple(
+        (str(table), tuple(str(c) for c in index))
+        for table, columns in indexes.items()
+        for index in (columns if all(isinstance(c, list) for c in columns) else [columns])
     )
 
 
@@ -292,9 +316,10 @@ def _with_dependencies(model: Model, names: set[str]) -> Model:
     if incremental is not None:
         changed = parse_sql(incremental.changed).relations
         compares = {n.removeprefix(PREVIOUS_PREFIX) for n in changed if n.startswith(PREVIOUS_PREFIX)}
-        follows = {n.removeprefix(CHANGED_PREFIX) for n in changed if n.startswith(CHANGED_PREFIX)}
-        models_read = changed - {NEW_LOADS} - {PREVIOUS_PREFIX + n for n in compares}
-        models_read -= {CHANGED_PREFIX + n for n in follows}
+        followed = {(p, n.removeprefix(p)) for n in changed for p in FOLLOWED_PREFIXES if n.startswith(p)}
+        follows = {fact for _prefix, fact in followed}
+        models_read = changed - {NEW_LOADS, model.name} - {PREVIOUS_PREFIX + n for n in compares}
+        models_read -= {prefix + fact for prefix, fact in followed}
         unknown = (models_read | compares | follows) - names
         if unknown:
             raise ModelDefinitionError(
@@ -372,9 +397,11 @@ def load_data_tests() -> tuple[DataTest, ...]:
         meta, sql = _split_header(path)
         if "model" not in meta:
             raise ModelDefinitionError(f"{path.name}: data test header needs 'model'")
-        scope = meta.get("scope")
+        scope, keys_of = meta.get("scope"), meta.get("changed_keys_of")
         if scope not in (None, "changed_rows"):
             raise ModelDefinitionError(f"{path.name}: scope is changed_rows or absent, not {scope!r}")
+        if keys_of is not None and not isinstance(keys_of, str):
+            raise ModelDefinitionError(f"{path.name}: changed_keys_of names one incremental fact")
         tests.append(
             DataTest(
                 path.stem,
@@ -382,6 +409,7 @@ def load_data_tests() -> tuple[DataTest, ...]:
                 str(meta.get("description", "")).strip(),
                 sql,
                 changed_rows_only=scope == "changed_rows",
+                changed_keys_of=keys_of,
             )
         )
     return tuple(tests)

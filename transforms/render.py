@@ -18,8 +18,13 @@ Six rewrites happen on sqlglot's syntax tree, never on text, in this order:
    limit and breach rule), so a threshold is configured in one place and still a constant to the planner.
    `changed_rows(col)` (or `changed_rows(col, set_col)`) is TRUE in a full build; in an incremental one it
    keeps the rows whose `col` is in the build's set of changed keys (its column `set_col`, default the
-   column's name), so an incremental fact filters each big input where it reads it.
-6. The tree is generated in the target dialect (PostgreSQL or DuckDB).
+   column's name), so an incremental fact filters each big input where it reads it. `changed_days(kiosk,
+   day, n)` keeps, in the same way, the rows of each changed (kiosk_serial_number, local_date) and of the
+   `n` days before it: the trailing window a day's figures are computed over.
+6. DuckDB: `timezone('UTC', CAST(x AS TIMESTAMPTZ))` (the UTC wall-clock time of a zoned timestamp, how
+   staging reads every raw time) becomes `make_timestamp(epoch_us(...))`, the same value computed from the
+   epoch instead of through an ICU calendar per row (25x faster: 0.4 s of every scan of 2.5M transactions).
+7. The tree is generated in the target dialect (PostgreSQL or DuckDB).
 
 Parsing and rendering are cached per process: a build renders every model and data test, and the test suite
 builds the same SQL many times.
@@ -81,7 +86,7 @@ def parse_sql(sql: str) -> ParsedSql:
 
 
 def _calls(tree: exp.Expression, name: str) -> list[exp.Anonymous]:
-    """The calls of the pseudo-function `name` (setting, changed_rows) in `tree`."""
+    """The calls of the pseudo-function `name` (setting, changed_rows, changed_days) in `tree`."""
     return [c for c in tree.find_all(exp.Anonymous) if c.name.lower() == name]
 
 
@@ -101,6 +106,22 @@ def _changed_rows(call: exp.Anonymous, dialect: str, changed_set: str | None) ->
     set_column = args[1].name if len(args) == 2 else args[0].name
     keys = exp.select(exp.column(set_column, quoted=True)).from_(_temporary_table(dialect, changed_set))
     return exp.In(this=args[0].copy(), query=exp.Subquery(this=keys))
+
+
+def _changed_days(call: exp.Anonymous, dialect: str, changed_set: str | None) -> exp.Expression:
+    args = call.expressions
+    if len(args) != 3 or not all(isinstance(a, exp.Column) for a in args[:2]) or not args[2].is_int:
+        raise RenderError(f"changed_days() takes a kiosk column, a day column and a day count: {call.sql()}")
+    if changed_set is None:
+        return exp.true()
+    days = sqlglot.parse_one(
+        "SELECT DISTINCT c.kiosk_serial_number, CAST(c.local_date - s.n * INTERVAL 1 DAY AS DATE) "
+        f"FROM _changed AS c CROSS JOIN generate_series(0, {int(args[2].name)}) AS s(n)",
+        read="duckdb",
+    )
+    days.find(exp.Table).replace(_temporary_table(dialect, changed_set).as_("c"))  # type: ignore[union-attr]
+    pair = exp.Tuple(expressions=[args[0].copy(), args[1].copy()])
+    return exp.In(this=pair, query=exp.Subquery(this=days))
 
 
 def _literal(value: Any) -> exp.Expression:
@@ -191,6 +212,8 @@ def _render(
     restricted = dict(restrict)
     for call in _calls(tree, "changed_rows"):
         call.replace(_changed_rows(call, dialect, changed_set))
+    for call in _calls(tree, "changed_days"):
+        call.replace(_changed_days(call, dialect, changed_set))
     present = dict(raw_columns)
     schema_of = dict(schemas)
     values = dict(settings)
@@ -233,7 +256,24 @@ def _render(
         elif _is_decimal_cast(column.parent):
             column.replace(exp.cast(column.copy(), _NARROW_DECIMAL))
 
+    if dialect == "duckdb":
+        for call in _calls(tree, "timezone"):
+            if _is_utc_of_zoned(call):
+                epoch = exp.Anonymous(this="epoch_us", expressions=[call.expressions[1].copy()])
+                call.replace(exp.Anonymous(this="make_timestamp", expressions=[epoch]))
     return tree.sql(dialect=dialect)
+
+
+def _is_utc_of_zoned(call: exp.Anonymous) -> bool:
+    args = call.expressions
+    return (
+        len(args) == 2
+        and isinstance(args[0], exp.Literal)
+        and args[0].is_string
+        and args[0].name.upper() == "UTC"
+        and isinstance(args[1], exp.Cast)
+        and args[1].to.this == exp.DataType.Type.TIMESTAMPTZ
+    )
 
 
 def qualified(dialect: str, dataset: str, name: str) -> str:

@@ -561,8 +561,14 @@ def test_kiosk_days_count_sessions_and_quiet_opening_hours(built: Warehouse) -> 
     assert sum(1 for k, _d in rows if k == "LIV-0002") == (last - first).days + 1
     # LIV-0002 (Zurich): one counted sale of 14.70 on 2026-03-20, with its only session hour a usual one
     assert rows[("LIV-0002", date(2026, 3, 20))][:4] == (1, 1, Decimal("14.70"), 3)
-    usual = rows[("LIV-0002", date(2026, 3, 19))]
-    assert usual[-2:] == (1, 1)  # the usual hour passed without a session
+    # usual hours come from the 28 days before: none before a kiosk's first session, nor on its first day
+    assert rows[("LIV-0002", date(2026, 3, 19))][-2:] == (0, 0)
+    assert rows[("LIV-0001", date(2026, 3, 10))][-2:] == (0, 0)
+    # LIV-0001's one session of 2026-03-10 (13:00 Berlin) makes 13:00 its usual hour from the next day on:
+    # quiet on the days without a session, not on 2026-03-20 with one at 13:00 again
+    assert rows[("LIV-0001", date(2026, 3, 11))][-2:] == (1, 1)
+    assert rows[("LIV-0001", date(2026, 3, 19))][-2:] == (1, 1)
+    assert rows[("LIV-0001", date(2026, 3, 20))][-2:] == (1, 0)
     totals = built.query(
         "SELECT sum(sessions), sum(paid_purchases) FROM fct_kiosk_daily "
         "WHERE kiosk_serial_number = 'LIV-0001'"

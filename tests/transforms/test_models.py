@@ -71,8 +71,8 @@ def test_staging_reads_one_raw_table_and_only_staging_reads_raw_tables() -> None
 
 def test_dependencies_are_the_relations_the_parsed_sql_reads() -> None:
     models = {m.name: m for m in load_models()}
-    # CTE names are no dependencies; a macro's join is one (local_time reads int_local_hours)
-    assert models["fct_alerts"].depends_on == {"stg_alerts", "int_kiosks", "int_local_hours"}
+    # CTE names are no dependencies; a macro's join is one (local_time reads int_utc_offsets)
+    assert models["fct_alerts"].depends_on == {"stg_alerts", "int_kiosks", "int_utc_offsets"}
     assert models["fct_sales"].depends_on == {
         "stg_transaction_items",
         "stg_transactions",
@@ -105,8 +105,8 @@ def test_local_time_joins_the_hour_offsets_once_per_timestamp_in_the_select_that
         "local_time(t.at_utc, k.timezone) AS b FROM t AS t LEFT JOIN k AS k ON k.id = t.kiosk) "
         "SELECT x.a FROM x"
     )
-    assert sql.count('LEFT JOIN "ds".int_local_hours AS local_hours_1') == 1
-    assert "local_hours_1.hour_utc = DATE_TRUNC('HOUR', t.at_utc)" in sql
+    assert sql.count('LEFT JOIN "ds".int_utc_offsets AS utc_offsets_1') == 1
+    assert "utc_offsets_1.day_utc = DATE_TRUNC('DAY', t.at_utc)" in sql
     assert "ELSE TIMEZONE(k.timezone, TIMEZONE('UTC', t.at_utc)) END AS b" in sql
     assert sql.endswith("SELECT x.a FROM x")  # the outer SELECT is untouched
 

@@ -18,27 +18,31 @@ columns:
   day_name: English day name.
   is_weekend: Saturday or Sunday.
 */
-WITH RECURSIVE fact_dates AS (
-    SELECT min(local_date) AS first_day, max(local_date) AS last_day FROM fct_transactions
+-- the years of the facts: from the yyyymmdd keys, whose least and greatest PostgreSQL reads off the facts'
+-- date_key indexes
+WITH fact_keys AS (
+    SELECT min(date_key) AS first_key, max(date_key) AS last_key FROM fct_transactions
     UNION ALL
-    SELECT min(local_date), max(local_date) FROM fct_refills
+    SELECT min(date_key), max(date_key) FROM fct_refills
     UNION ALL
-    SELECT min(local_date), max(local_date) FROM fct_inventory_snapshot
+    SELECT min(date_key), max(date_key) FROM fct_inventory_snapshot
     UNION ALL
-    SELECT min(local_date), max(local_date) FROM fct_temperature_hourly
+    SELECT min(date_key), max(date_key) FROM fct_temperature_hourly
     UNION ALL
-    SELECT min(local_date), max(local_date) FROM fct_alerts
+    SELECT min(date_key), max(date_key) FROM fct_alerts
 ),
 bounds AS (
     SELECT
-        CAST(CAST(EXTRACT(YEAR FROM min(first_day)) AS INTEGER) || '-01-01' AS DATE) AS first_day,
-        CAST(CAST(EXTRACT(YEAR FROM max(last_day)) AS INTEGER) || '-12-31' AS DATE) AS last_day
-    FROM fact_dates
+        CAST(CAST(min(first_key) // 10000 AS INTEGER) || '-01-01' AS DATE) AS first_day,
+        CAST(CAST(max(last_key) // 10000 AS INTEGER) || '-12-31' AS DATE) AS last_day
+    FROM fact_keys
 ),
-days (day) AS (
-    SELECT first_day FROM bounds WHERE first_day IS NOT NULL
-    UNION ALL
-    SELECT CAST(days.day + INTERVAL 1 DAY AS DATE) FROM days, bounds WHERE days.day < bounds.last_day
+-- a series, not a recursive CTE: DuckDB runs one step of the recursion per day (0.1 s for three years)
+days AS (
+    SELECT CAST(b.first_day + n.n * INTERVAL 1 DAY AS DATE) AS day
+    FROM bounds AS b
+    CROSS JOIN generate_series(0, 366 * 200) AS n(n)
+    WHERE b.first_day + n.n * INTERVAL 1 DAY <= b.last_day
 )
 SELECT
     date_key(day) AS date_key,

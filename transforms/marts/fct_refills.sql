@@ -15,6 +15,49 @@ relationships:
   - date_key: dim_date.date_key
 versions:
   product_key: {at: refilled_at_utc, natural_key: product_meta_id}
+incremental:
+  key: refill_id
+  # the refills of new loads, every refill of a kiosk whose time zone or currency changed, and every refill
+  # of a product whose versions changed (refills are few: all of them rather than from the change on)
+  changed: |
+    WITH kiosk_rows AS (
+        SELECT kiosk_serial_number, timezone, currency FROM dim_kiosk
+    ),
+    previous_kiosk_rows AS (
+        SELECT kiosk_serial_number, timezone, currency FROM previous_dim_kiosk
+    ),
+    version_rows AS (
+        SELECT product_key, product_meta_id, effective_from, effective_to FROM dim_product
+    ),
+    previous_version_rows AS (
+        SELECT product_key, product_meta_id, effective_from, effective_to FROM previous_dim_product
+    ),
+    changed_kiosks AS (
+        SELECT kiosk_serial_number FROM (SELECT * FROM kiosk_rows EXCEPT SELECT * FROM previous_kiosk_rows) AS n
+        UNION
+        SELECT kiosk_serial_number FROM (SELECT * FROM previous_kiosk_rows EXCEPT SELECT * FROM kiosk_rows) AS o
+    ),
+    changed_products AS (
+        SELECT product_meta_id FROM (SELECT * FROM version_rows EXCEPT SELECT * FROM previous_version_rows) AS n
+        UNION
+        SELECT product_meta_id FROM (SELECT * FROM previous_version_rows EXCEPT SELECT * FROM version_rows) AS o
+    )
+    SELECT r.refill_id, r._dlt_id
+    FROM stg_refills AS r
+    WHERE r._dlt_load_id IN (SELECT load_id FROM new_loads)
+    UNION
+    SELECT r.refill_id, r._dlt_id
+    FROM stg_refills AS r
+    WHERE r.kiosk_serial_number IN (SELECT kiosk_serial_number FROM changed_kiosks)
+    UNION
+    SELECT r.refill_id, r._dlt_id
+    FROM stg_refill_items AS i
+    JOIN stg_refills AS r ON r._dlt_id = i._dlt_parent_id
+    WHERE i.product_meta_id IN (SELECT product_meta_id FROM changed_products)
+  history: [refills]
+indexes:
+  refills: [[_dlt_load_id], [_dlt_id], [kiosk__serial_number]]
+  refills__items_replenished: [[_dlt_parent_id], [product_meta_id]]
 columns:
   refill_id: Refill session id.
   line_number: Position of the line in the refill, from 1.
@@ -49,6 +92,7 @@ WITH refills AS (
         local_time(r.created_at_utc, k.timezone) AS created_at_local
     FROM stg_refills AS r
     LEFT JOIN int_kiosks AS k ON k.kiosk_serial_number = r.kiosk_serial_number
+    WHERE changed_rows(r._dlt_id)
 )
 SELECT
     r.refill_id,
@@ -79,3 +123,4 @@ SELECT
 FROM stg_refill_items AS i
 JOIN refills AS r ON r._dlt_id = i._dlt_parent_id
 LEFT JOIN dim_product AS d ON d.product_meta_id = i.product_meta_id AND valid_at(d, r.created_at_utc)
+WHERE changed_rows(i._dlt_parent_id, _dlt_id)

@@ -22,6 +22,9 @@ relationships:
   - kiosk_serial_number: dim_kiosk.kiosk_serial_number
   - product_key: dim_product.product_key
   - date_key: dim_date.date_key
+# the 28 days of sales before each kiosk's snapshot, not the whole history (PostgreSQL)
+indexes:
+  fct_sales: [kiosk_serial_number, date_key]
 columns:
   kiosk_serial_number: Kiosk.
   load_cell_id: Load cell id.
@@ -66,10 +69,15 @@ kiosk_days AS (
         c.kiosk_serial_number,
         c.local_date,
         c.next_visit_date,
-        min(t.local_date) AS first_day
+        f.first_day
     FROM (SELECT DISTINCT kiosk_serial_number, local_date, next_visit_date FROM cells) AS c
-    LEFT JOIN fct_transactions AS t ON t.kiosk_serial_number = c.kiosk_serial_number
-    GROUP BY c.kiosk_serial_number, c.local_date, c.next_visit_date
+    -- the kiosk-days, not every session of the history
+    LEFT JOIN (
+        SELECT kiosk_serial_number, min(local_date) AS first_day
+        FROM fct_kiosk_daily
+        WHERE sessions > 0
+        GROUP BY kiosk_serial_number
+    ) AS f ON f.kiosk_serial_number = c.kiosk_serial_number
 ),
 -- the days demand is averaged over: the 28 before the snapshot's day since the kiosk's first session, all of
 -- them and those on the visit's weekday
@@ -96,11 +104,17 @@ line_sales AS (
     SELECT
         h.kiosk_serial_number,
         s.product_line_id,
-        sum(s.quantity) AS all_units,
-        sum(CASE WHEN h.is_visit_weekday THEN s.quantity ELSE 0 END) AS weekday_units
+        sum(s.units) AS all_units,
+        sum(CASE WHEN h.is_visit_weekday THEN s.units ELSE 0 END) AS weekday_units
     FROM history AS h
-    JOIN fct_sales AS s ON s.kiosk_serial_number = h.kiosk_serial_number AND s.date_key = h.date_key
-    WHERE s.is_counted
+    -- each kiosk-day's units per line, looked up (PostgreSQL: the index on kiosk and day; the aggregate
+    -- keeps the planner from turning it into a join that scans every sale), never a scan of all sales
+    CROSS JOIN LATERAL (
+        SELECT f.product_line_id, sum(f.quantity) AS units
+        FROM fct_sales AS f
+        WHERE f.kiosk_serial_number = h.kiosk_serial_number AND f.date_key = h.date_key AND f.is_counted
+        GROUP BY f.product_line_id
+    ) AS s
     GROUP BY h.kiosk_serial_number, s.product_line_id
 ),
 line_cells AS (

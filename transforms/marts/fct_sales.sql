@@ -53,9 +53,9 @@ incremental:
     JOIN stg_transactions AS t ON t._dlt_id = i._dlt_parent_id
     WHERE t.created_at_utc >= p.changed_from
   history: [transactions]
-  indexes:
-    transactions: [_dlt_id]
-    transactions__items_purchased: [product_meta_id]
+indexes:
+  transactions: [_dlt_id]
+  transactions__items_purchased: [product_meta_id]
 columns:
   transaction_id: Transaction the line belongs to.
   line_number: Position of the line in the transaction, from 1.

@@ -36,9 +36,9 @@ incremental:
     FROM stg_transactions AS t
     WHERE t.kiosk_serial_number IN (SELECT kiosk_serial_number FROM changed_kiosks)
   history: [transactions]
-  indexes:
-    transactions: [_dlt_load_id]
-    transactions__items_purchased: [_dlt_parent_id]
+indexes:
+  transactions: [[_dlt_load_id], [kiosk__serial_number]]
+  transactions__items_purchased: [_dlt_parent_id]
 columns:
   transaction_id: Transaction id.
   kiosk_serial_number: Kiosk of the session.

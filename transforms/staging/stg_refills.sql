@@ -10,6 +10,7 @@ columns:
   operator_user_id: User who refilled, if known.
   session_closed_at_utc: When the refill session closed, UTC.
   _dlt_id: dlt's id of the row; the refill's item lines point to it (stg_refill_items._dlt_parent_id).
+  _dlt_load_id: The dlt load that wrote the row last (an incremental build rebuilds the facts of new loads).
 */
 SELECT
     CAST(r.id AS BIGINT) AS refill_id,
@@ -19,5 +20,6 @@ SELECT
     CAST(r.type AS VARCHAR) AS refill_type,
     CAST(r.operator_user_id AS BIGINT) AS operator_user_id,
     timezone('UTC', CAST(r.session_closed_at AS TIMESTAMPTZ)) AS session_closed_at_utc,
-    CAST(r._dlt_id AS VARCHAR) AS _dlt_id
+    CAST(r._dlt_id AS VARCHAR) AS _dlt_id,
+    CAST(r._dlt_load_id AS VARCHAR) AS _dlt_load_id
 FROM raw.refills AS r

@@ -1,33 +1,50 @@
 /*
 model: fct_kiosk_daily
-description: Per kiosk, the days hold every session, counted purchase, revenue and refill of the facts; paid purchases are part of the sessions and quiet hours part of the usual opening hours.
+description: Each kiosk-day holds the sessions, counted purchases, revenue and refills of the facts of that kiosk and kiosk-local day, and every such day of the facts has its row; paid purchases are part of the sessions and quiet hours part of the usual opening hours. An incremental build checks the days it rebuilt.
+changed_keys_of: fct_kiosk_daily
 */
-WITH daily AS (
-    SELECT kiosk_serial_number, sum(sessions) AS sessions, sum(paid_purchases) AS paid,
-        sum(revenue_gross) AS revenue, sum(refills) AS refills,
-        sum(CASE WHEN paid_purchases > sessions OR quiet_opening_hours > usual_opening_hours THEN 1 ELSE 0 END)
-            AS bad_days
+-- one aggregate over the rows of all three, not joins of their aggregates (whose sizes the planner cannot
+-- know, so it may nest them)
+WITH tallies AS (
+    SELECT kiosk_serial_number, date_key, 1 AS day_rows, sessions, paid_purchases AS paid,
+        revenue_gross AS revenue, refills,
+        CASE WHEN paid_purchases > sessions OR quiet_opening_hours > usual_opening_hours THEN 1 ELSE 0 END
+            AS inconsistent,
+        0 AS fact_sessions, 0 AS fact_paid, CAST(0 AS DECIMAL(18, 2)) AS fact_revenue, 0 AS fact_refills
     FROM fct_kiosk_daily
-    GROUP BY kiosk_serial_number
-),
-facts AS (
-    SELECT kiosk_serial_number, count(*) AS sessions, sum(CASE WHEN is_counted THEN 1 ELSE 0 END) AS paid,
-        sum(CASE WHEN is_counted THEN gross_amount ELSE 0 END) AS revenue
+    WHERE changed_days(kiosk_serial_number, local_date, 0)
+    UNION ALL
+    SELECT kiosk_serial_number, date_key, 0, 0, 0, 0, 0, 0, 1, CASE WHEN is_counted THEN 1 ELSE 0 END,
+        CASE WHEN is_counted THEN gross_amount ELSE 0 END, 0
     FROM fct_transactions
-    GROUP BY kiosk_serial_number
-),
-refill_facts AS (
-    SELECT kiosk_serial_number, count(DISTINCT refill_id) AS refills FROM fct_refills GROUP BY kiosk_serial_number
+    WHERE changed_days(kiosk_serial_number, local_date, 0)
+    UNION ALL
+    SELECT kiosk_serial_number, date_key, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+    FROM (
+        SELECT DISTINCT kiosk_serial_number, date_key, refill_id
+        FROM fct_refills
+        WHERE changed_days(kiosk_serial_number, local_date, 0)
+    ) AS refill_sessions
 )
-SELECT COALESCE(d.kiosk_serial_number, f.kiosk_serial_number) AS kiosk_serial_number, d.sessions, f.sessions
-    AS fact_sessions, d.paid, f.paid AS fact_paid, d.revenue, f.revenue AS fact_revenue, d.refills,
-    r.refills AS fact_refills, d.bad_days
-FROM daily AS d
-FULL OUTER JOIN facts AS f ON f.kiosk_serial_number = d.kiosk_serial_number
-LEFT JOIN refill_facts AS r ON r.kiosk_serial_number = COALESCE(d.kiosk_serial_number, f.kiosk_serial_number)
--- a kiosk installed without a session yet has days of 0 sessions and no fact
-WHERE d.sessions IS DISTINCT FROM COALESCE(f.sessions, 0)
-    OR d.paid IS DISTINCT FROM COALESCE(f.paid, 0)
-    OR d.revenue IS DISTINCT FROM COALESCE(f.revenue, 0)
-    OR d.refills IS DISTINCT FROM COALESCE(r.refills, 0)
-    OR d.bad_days > 0
+SELECT
+    kiosk_serial_number,
+    date_key,
+    sum(day_rows) AS day_rows,
+    sum(sessions) AS sessions,
+    sum(fact_sessions) AS fact_sessions,
+    sum(paid) AS paid_purchases,
+    sum(fact_paid) AS fact_paid,
+    sum(revenue) AS revenue_gross,
+    sum(fact_revenue) AS fact_revenue,
+    sum(refills) AS refills,
+    sum(fact_refills) AS fact_refills,
+    sum(inconsistent) AS inconsistent
+FROM tallies
+GROUP BY kiosk_serial_number, date_key
+-- a quiet day has its row and no facts
+HAVING sum(day_rows) <> 1
+    OR sum(sessions) <> sum(fact_sessions)
+    OR sum(paid) <> sum(fact_paid)
+    OR sum(revenue) <> sum(fact_revenue)
+    OR sum(refills) <> sum(fact_refills)
+    OR sum(inconsistent) > 0
