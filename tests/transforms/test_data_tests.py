@@ -139,3 +139,28 @@ def test_the_cold_chain_rule_follows_its_settings(tamperable: Warehouse) -> None
     finally:
         build(tamperable.pipeline)  # the defaults again, for the module's other tests
     assert tamperable.query(query)[-1] == ("LIV-0003", 40, 35, True)
+
+
+def test_an_incremental_build_checks_every_fact_row_against_a_dimension_that_lost_a_key(
+    tamperable: Warehouse,
+) -> None:
+    """Old fact rows are not rebuilt, so their scoped relationship test would not see the organization they
+    point to vanish; a full rebuild's test would. The incremental build checks them all then."""
+    assert not build(tamperable.pipeline).failed_tests  # the incremental chain has started
+    transactions = tamperable.query(
+        "SELECT count(*) FROM fct_transactions WHERE kiosk_serial_number = 'LIV-0003'"
+    )[0][0]
+    with (
+        tampered(
+            tamperable,
+            "CREATE TABLE kept_organization AS SELECT * FROM organizations WHERE id = 3; "
+            "DELETE FROM organizations WHERE id = 3",
+            "INSERT INTO organizations SELECT * FROM kept_organization; DROP TABLE kept_organization",
+        ),
+        pytest.raises(DataTestsFailed) as excinfo,
+    ):
+        build(tamperable.pipeline)
+    failed = {f"{t.model}:{t.name}": t.failing_rows for t in excinfo.value.report.failed_tests}
+    key = "fct_transactions:relationship(organization_id -> dim_organization.organization_id)"
+    assert failed[key] == transactions > 0
+    assert not build(tamperable.pipeline).failed_tests
