@@ -70,36 +70,30 @@ def add_day(client: Any, lines: int, day: int, day_lines: int) -> None:
         f"{history_days(lines, day_lines) + day - 1} * INTERVAL '1 day'"
     )
 
-    def rows(
-        table: str, per_line: int, parent: str, child: str, children_per: int, size: str
-    ) -> tuple[str, str]:
-        first = lines // per_line + (day - 1) * (day_lines // per_line)
-        last = first + day_lines // per_line - 1
-        parents = (
-            GENERATORS[table]
-            .format(**{size: 0, "days": 1})
-            .replace(
-                f"generate_series(0, 0 - 1) AS {parent}", f"generate_series({first}, {last}) AS {parent}"
-            )
-            .replace("TIMESTAMPTZ '2026-01-01 00:00:00+00'", shift)
-            .replace("'x' AS _dlt_load_id", f"'{load}' AS _dlt_load_id")
-        )
-        children = (
-            GENERATORS[child]
-            .format(n=0, tenth=0)
-            .replace(
-                "generate_series(0, 0 - 1)",
-                f"generate_series({children_per * first}, {children_per * (last + 1) - 1})",
-            )
-        )
-        return parents, children
-
     with client.begin_transaction():
         for table, per_line, parent, child, children_per, size in (
             ("transactions", 2, "r(t)", "transactions__items_purchased", 2, "half"),
             ("refills", 50, "s(r)", "refills__items_replenished", 5, "fiftieth"),
         ):
-            parents, children = rows(table, per_line, parent, child, children_per, size)
+            first = lines // per_line + (day - 1) * (day_lines // per_line)
+            last = first + day_lines // per_line - 1
+            parents = (
+                GENERATORS[table]
+                .format(**{size: 0, "days": 1})
+                .replace(
+                    f"generate_series(0, 0 - 1) AS {parent}", f"generate_series({first}, {last}) AS {parent}"
+                )
+                .replace("TIMESTAMPTZ '2026-01-01 00:00:00+00'", shift)
+                .replace("'x' AS _dlt_load_id", f"'{load}' AS _dlt_load_id")
+            )
+            children = (
+                GENERATORS[child]
+                .format(n=0, tenth=0)
+                .replace(
+                    "generate_series(0, 0 - 1)",
+                    f"generate_series({children_per * first}, {children_per * (last + 1) - 1})",
+                )
+            )
             client.execute_sql(f'INSERT INTO "{DATASET}".{table} {parents}')
             client.execute_sql(f'INSERT INTO "{DATASET}".{child} {children}')
         register_load(client, load)

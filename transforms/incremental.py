@@ -89,7 +89,10 @@ def _relationship_targets() -> frozenset[tuple[str, str]]:
 
 def lost_keys(client: SqlClient, dialect: str, state: IncrementalState) -> frozenset[str]:
     """The dimensions an incremental fact points to that lost a key in this build: the fact's relationship
-    tests then check every row, not only the rebuilt ones (an old row may point to the lost key)."""
+    tests then check every row, not only the rebuilt ones (an old row may point to the lost key). Nothing to
+    compare when no fact was built incrementally: every test then checks every row anyway."""
+    if not state.incremental:
+        return frozenset()
     lost = set()
     for target, column in sorted(_relationship_targets()):
         if target not in state.snapshots:
@@ -232,8 +235,9 @@ def create_mart_indexes(client: SqlClient, dialect: str, marts: str, model: Mode
             _create_index(client, dialect, qualified(dialect, marts, table), table, columns)
 
 
-def _indexes() -> list[tuple[str, tuple[str, ...]]]:
-    return sorted({index for m in load_models() for index in m.indexes})
+@cache
+def _indexes() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(sorted({index for m in load_models() for index in m.indexes}))
 
 
 def _create_index(client: SqlClient, dialect: str, table: str, name: str, columns: tuple[str, ...]) -> None:

@@ -14,7 +14,7 @@ row (~5x slower than adding an interval). A zone's offset only changes at a tran
 converts each (zone, UTC day) once, at the day's start and end; the macro joins that table and adds the
 offset, and converts row by row only on the two days a year that hold a transition (start and end offsets
 differ) or a day `int_utc_offsets` does not cover (a missing day costs speed, never correctness). The join is
-added to the SELECT that calls the macro: a LEFT JOIN on the unique key (zone, hour), so it never adds or
+added to the SELECT that calls the macro: a LEFT JOIN on the unique key (zone, day), so it never adds or
 drops a row.
 
 Arguments must be plain columns (`t.created_at_utc`, not an expression): each appears several times in the

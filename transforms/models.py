@@ -92,9 +92,9 @@ class Incremental:
     before this build). It may read the model's own table (the rows before this build) and, of an incremental
     fact built before it, `changed_<fact>`, `rebuilt_<fact>` (its rows now) and `replaced_<fact>` (the rows
     they replaced). The rows of those keys are deleted and selected again, so `key` must lead one of the
-    model's unique keys. `history` names the raw tables whose rows the
-    fact accumulates (a reload of one, `run --refresh`, rebuilds it in full). The model's `indexes` (see
-    Model) let PostgreSQL find the changed rows without scanning the history.
+    model's unique keys. `history` names the raw tables whose rows the fact accumulates (a reload of one,
+    `run --refresh`, rebuilds it in full). The model's `indexes` (see Model) let PostgreSQL find the changed
+    rows without scanning the history.
     """
 
     key: tuple[str, ...]
@@ -219,7 +219,8 @@ def _parse_incremental(
     if incremental is None:
         return None
     bad = ModelDefinitionError(
-        f"{path.name}: incremental needs key (a column or a list), changed (a SELECT), history (raw tables) "
+        f"{path.name}: incremental needs key (a column or a list of them), changed (a SELECT) and "
+        "history (raw tables)"
     )
     if not isinstance(incremental, dict) or set(incremental) - {"key", "changed", "history"}:
         raise bad

@@ -1,6 +1,6 @@
 """Turn one model's SQL (written once, in DuckDB's dialect) into SQL for the target engine.
 
-Six rewrites happen on sqlglot's syntax tree, never on text, in this order:
+Six rewrites happen on sqlglot's syntax tree, never on text, in this order, then the SQL is generated:
 1. Macros (`date_key(...)`, `local_time(...)`, see transforms/macros.py) are expanded, so every model shares
    one definition of the date key and of kiosk-local time.
 2. `raw.<table>` names a table loaded by dlt. It is qualified with the dataset schema. dlt creates no column
@@ -173,7 +173,8 @@ def render_select(
     `raw_columns` maps every raw table present in the dataset to its column names; `schemas` maps a model to
     the schema it lives in when that is not `dataset` (`TEMP_SCHEMA` for the build's temporary tables);
     `settings` holds the values `setting('name')` stands for (default: the declared defaults);
-    `changed_set` names the temporary table of changed keys `changed_rows(...)` filters on (None: no filter);
+    `changed_set` names the temporary table of changed keys `changed_rows(...)` and `changed_days(...)` filter
+    on (None: no filter);
     `restrict` holds (model, temporary table) pairs: each reference to such a model reads the temporary
     table instead (the data tests of an incremental build check the rows it rebuilt, before they are kept).
     """

@@ -267,7 +267,7 @@ class Target:
 def model_schemas(marts_schema: str) -> dict[str, str]:
     """Models that do not live in the dataset's schema: the marts have their own, the intermediate ones are
     temporary tables (so are the incremental build's own: new_loads, previous_<dim>, changed_<fact>,
-    rebuilt_<fact>)."""
+    rebuilt_<fact>, replaced_<fact>)."""
     schemas = incremental.build_relations()
     for model in load_models():
         if model.kind == "intermediate":
