@@ -223,7 +223,8 @@ def estimate_backfill(
     client: LivelloClient, settings: SyncSettings, endpoints: list[Endpoint], now: datetime | None = None
 ) -> dict[str, Any]:
     """Requests a first run (the whole history) of `endpoints` needs, per resource, from limit=1 probes;
-    what the planner adds (window splits, the open-alerts re-read) is a few requests more."""
+    what the planner adds (its probes and the windows' last pages when the history takes several windows) is
+    included, as an estimate: windows are cut by time, not by row count."""
     now = now or datetime.now(UTC)
     totals: dict[str, int] = {}
     per: dict[str, int] = {}
@@ -235,7 +236,10 @@ def estimate_backfill(
             continue
         count, first = probes.edge(client, endpoint, None, newest=False)
         rows[endpoint.resource] = count
-        per[endpoint.resource] = 2 + max(1, math.ceil(count / PAGE_SIZE))  # the planner's probes + pages
+        pages = max(1, math.ceil(count / PAGE_SIZE))
+        # One window: the planner's probe is the first page; else two probes and a page per window more.
+        windows = math.ceil(count / settings.pipeline.backfill_window_rows)
+        per[endpoint.resource] = pages if windows <= 1 else 2 + pages + windows - 1
         if first is not None and (oldest is None or first < oldest):
             oldest = first
     listings: set[str] = set()

@@ -35,6 +35,7 @@ from sources.livello import probes
 from sources.livello.context import PAGE_SIZE, RunContext, Window, to_utc
 from sources.livello.endpoints import Endpoint
 from sources.livello.rows import column_name
+from sources.livello.state import ResourceState
 
 log = logging.getLogger("livello_sync.lookback")
 
@@ -195,6 +196,41 @@ def verify_lookback(
         visit(start, end, None, 0)
     log.info("%s: %s", endpoint.resource, check.describe())
     return check
+
+
+def open_records_reach(
+    endpoint: Endpoint,
+    resource: ResourceState,
+    lookback: timedelta,
+    warehouse: WarehouseCounter | None,
+    now: datetime,
+) -> timedelta | None:
+    """A lookback reaching back to the oldest record held open (alerts not yet resolved), so that the one
+    listing of the new rows re-reads them too, when that listing is expected to fit in two pages; else None.
+
+    The listing has no updated-since filter: re-reading the records held open apart costs at least two
+    requests, the new rows' page and the query of the open ones (a third when some were resolved since), so
+    one listing of at most two pages from the oldest of them never costs more. The expectation is the
+    warehouse's rows from there to the cursor (or the known density's estimate) plus the new rows the density
+    predicts."""
+    progress = resource.progress
+    cursor, rate = progress.cursor, progress.rows_per_hour
+    if not endpoint.each_run or cursor is None or progress.in_backfill or rate is None:
+        return None
+    # Where the listing reads every row again: the cursor when the lookback is verified, else its start.
+    read_from = cursor if warehouse is not None else cursor - lookback
+    older = [start for start in resource.open_records.values() if start < read_from]
+    if not older:
+        return None
+    start = min(min(older), cursor - lookback)  # the whole lookback is re-read in its place
+    try:
+        held = warehouse(start, cursor) if warehouse is not None else None
+    except Exception:  # noqa: BLE001 - the estimate below serves as well
+        held = None
+    if held is None:
+        held = rate * (cursor - start).total_seconds() / 3600
+    expected = held + rate * max(0.0, (now - cursor).total_seconds() / 3600)
+    return cursor - start if expected <= 2 * PAGE_SIZE else None
 
 
 def apply_check(window: Window, check: LookbackCheck) -> Window:

@@ -5,8 +5,9 @@ window of an interrupted backfill (no lookback: finished windows are never fetch
 the lookback (a normal incremental run), or, on a first run, the oldest row the API has.
 
 How a range becomes windows is the endpoint's declared `sizing`. "rows": windows sized from the data's
-density, measured with two limit=1 probes (oldest and newest row plus `total`), so each holds about
-`window_rows` rows. "span": windows of the longest span the contract allows one request, starting where the
+density, measured with two probes (oldest and newest row plus `total`), so each holds about
+`window_rows` rows; a range of at most `window_rows` rows is one open window instead, read from the probe's
+own first page on. "span": windows of the longest span the contract allows one request, starting where the
 row-sized endpoints' history starts. Each window is one dlt load, which commits its rows and the endpoint's
 position together. The newest window is left open (no end date) so rows created while the run is under way,
 or stamped by a server clock ahead of ours, are never cut off."""
@@ -37,6 +38,7 @@ class ResourcePlan:
     expected_rows: int | None = None
     expected_requests: int = 0
     rows_per_hour: float | None = None
+    data_start: datetime | None = None  # where the rows this plan reads start (its first window's start)
     note: str | None = None  # e.g. what the count-verified lookback found
 
 
@@ -93,13 +95,23 @@ def plan_by_rows(
         rows = int(known_rate * hours) if known_rate is not None else None
         if rows is None or rows <= 2 * window_rows:  # a normal nightly run: one window, no probes
             requests = 1 + (rows // PAGE_SIZE if rows else 0)
-            return ResourcePlan(resource, mode, [Window(start, None)], rows, requests, known_rate), 0
+            plan = ResourcePlan(resource, mode, [Window(start, None)], rows, requests, known_rate, start)
+            return plan, 0
 
     kiosks = ctx.kiosk_queries(endpoint)  # several API clients: this client's kiosks only
-    total, oldest = probes.edge(ctx.client, endpoint, start, newest=False, kiosks=kiosks)
-    if total == 0 or oldest is None:
-        first = start if start is not None else now - lookback
-        return ResourcePlan(resource, mode, [Window(first, None)], 0, 1, known_rate), len(kiosks)
+    head = probes.first_pages(ctx.client, endpoint, start, kiosks=kiosks)
+    total, oldest = head.total, head.oldest
+    if total <= window_rows or oldest is None:
+        # One window holds it all: the open window from the same start, whose first pages the probe read.
+        head.reuse(ctx.client, endpoint)
+        pages = sum(max(1, math.ceil(int(b.get("total") or 0) / PAGE_SIZE)) for _, b in head.answers)
+        rate = total / max(1.0, (now - oldest).total_seconds() / 3600) if oldest and total > 1 else known_rate
+        plan = ResourcePlan(resource, mode, [Window(start, None)], total, pages - len(kiosks), rate)
+        if oldest is not None:
+            plan.data_start = floor_hour(oldest) if start is None else max(start, floor_hour(oldest))
+        else:
+            plan.data_start = start
+        return plan, len(kiosks)
     _, newest = probes.edge(ctx.client, endpoint, start, newest=True, kiosks=kiosks)
     newest = newest or oldest
     first = floor_hour(oldest) if start is None else max(start, floor_hour(oldest))
@@ -112,7 +124,7 @@ def plan_by_rows(
     windows = split(first, newest, size)
     per_window = rate * size.total_seconds() / 3600
     requests = sum(max(1, math.ceil(per_window / PAGE_SIZE)) for _ in windows)
-    return ResourcePlan(resource, mode, windows, total, requests, rate), 2 * len(kiosks)
+    return ResourcePlan(resource, mode, windows, total, requests, rate, first), 2 * len(kiosks)
 
 
 def plan_by_span(

@@ -34,7 +34,13 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines.destination import make_pipeline
 from pipelines.fleet import split_fleet
 from pipelines.lock import pipeline_lock, warehouse_lock
-from pipelines.lookback import WarehouseCounter, apply_check, verify_by_position, warehouse_counter
+from pipelines.lookback import (
+    WarehouseCounter,
+    apply_check,
+    open_records_reach,
+    verify_by_position,
+    warehouse_counter,
+)
 from pipelines.plan import RunPlan, plan_by_rows, plan_by_span, snapshot_requests
 from pipelines.progress import human, plural
 from pipelines.settings import SyncSettings
@@ -444,19 +450,32 @@ class Sync:
         plan = RunPlan()
         incremental = [e for e in selected if e.incremental is not None]
         for endpoint in (e for e in incremental if e.incremental and e.incremental.sizing == "rows"):
-            progress = states.get(endpoint.resource, state.ResourceState()).progress
+            resource_state = states.get(endpoint.resource, state.ResourceState())
+            progress = resource_state.progress
             try:
                 counter = self._lookback_counter(ctx, pipeline, endpoint, progress)
+                reach = (
+                    open_records_reach(endpoint, resource_state, lookback, counter, now)
+                    if run.since is None
+                    else None
+                )
+                if reach is not None:  # the records held open are re-read with the new rows, in one listing
+                    counter = None
                 resource_plan, probe_count = plan_by_rows(
                     ctx,
                     endpoint,
                     progress,
                     since=run.since,
                     # A verified lookback is planned separately: the listing starts at the cursor.
-                    lookback=timedelta(0) if counter is not None else lookback,
+                    lookback=reach or (timedelta(0) if counter is not None else lookback),
                     window_rows=self.settings.pipeline.backfill_window_rows,
                     now=now,
                 )
+                if reach is not None:
+                    resource_plan.note = (
+                        f"reaches back {human(reach.total_seconds())} to the records held open; re-read with "
+                        "the new rows"
+                    )
                 check = None
                 if counter is not None and progress.cursor is not None:
                     first = resource_plan.windows[0]
@@ -475,7 +494,7 @@ class Sync:
                 probe_count += check.probes
             plan.windowed[endpoint.resource] = resource_plan
             plan.probe_requests += probe_count
-        first_data = [p.windows[0].start for p in plan.windowed.values() if p.windows[0].start is not None]
+        first_data = [p.data_start for p in plan.windowed.values() if p.data_start is not None]
         for endpoint in (e for e in incremental if e.incremental and e.incremental.sizing == "span"):
             plan.windowed[endpoint.resource] = plan_by_span(
                 ctx,

@@ -1,14 +1,17 @@
-"""Cheap questions about an incremental endpoint, one `limit=1` request each: how many rows a range holds, and
-where its oldest or newest row lies. The planner sizes backfill windows with them and the count-verified
-lookback compares them with the warehouse; both ask in the endpoint's declared order."""
+"""Cheap questions about an incremental endpoint, one request each: how many rows a range holds, and where its
+oldest or newest row lies. The planner sizes backfill windows with them and the count-verified lookback
+compares them with the warehouse; both ask in the endpoint's declared order. The oldest-row question is asked
+as the reading's own first page (`first_pages`), so that when the whole range is read as one window its
+first request is already answered."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sources.livello.context import Window, to_utc
+from sources.livello.context import PAGE_SIZE, Window, to_utc
 
 if TYPE_CHECKING:
     from sources.livello.client import LivelloClient
@@ -22,7 +25,10 @@ def _probe(
     *,
     newest: bool,
     kiosks: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+    limit: int = 1,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(query, body) of one request in the endpoint's order; its query is the one `paging.pages` sends for
+    the first page of the same range and order, so a full-page probe can answer that page."""
     incremental = endpoint.incremental
     assert incremental is not None and incremental.order is not None and endpoint.paging is not None
     order = incremental.order.descending if newest else incremental.order.ascending
@@ -30,11 +36,11 @@ def _probe(
         **order,
         **window.params(incremental.start_param, incremental.end_param),
         endpoint.paging: 0 if endpoint.paging != "page" else 1,
-        "limit": 1,
+        "limit": limit,
         **(kiosks or {}),
     }
     body = client.get(endpoint.path, params)
-    return body if isinstance(body, dict) else {}
+    return params, body if isinstance(body, dict) else {}
 
 
 def edge(
@@ -50,7 +56,7 @@ def edge(
     assert endpoint.incremental is not None
     total, edges = 0, []
     for query in kiosks:
-        body = _probe(client, endpoint, Window(start), newest=newest, kiosks=query)
+        _, body = _probe(client, endpoint, Window(start), newest=newest, kiosks=query)
         rows = body.get("data") or []
         total += int(body.get("total") or 0)
         if rows:
@@ -69,6 +75,42 @@ def count(
 ) -> int:
     """The API's number of rows in the closed window [start, end) (of the kiosks the filters name)."""
     return sum(
-        int(_probe(client, endpoint, window, newest=False, kiosks=query).get("total") or 0)
+        int(_probe(client, endpoint, window, newest=False, kiosks=query)[1].get("total") or 0)
         for query in kiosks
     )
+
+
+@dataclass(frozen=True)
+class FirstPages:
+    """The first page of an ascending reading from a start on (one per kiosk filter): the rows it holds in
+    all, the oldest one's cursor value, and the answers themselves."""
+
+    total: int
+    oldest: datetime | None
+    answers: tuple[tuple[dict[str, Any], Any], ...]  # (query, body) of each request
+
+    def reuse(self, client: LivelloClient, endpoint: Endpoint) -> None:
+        """Let the reading of the open window from the same start take its first pages from these answers."""
+        for query, body in self.answers:
+            client.keep(endpoint.path, query, body)
+
+
+def first_pages(
+    client: LivelloClient,
+    endpoint: Endpoint,
+    start: datetime | None,
+    *,
+    kiosks: Sequence[Mapping[str, str]] = ({},),
+) -> FirstPages:
+    """`edge(..., newest=False)` asked with a full page instead of one row: the same single request, and the
+    first page of the reading if one open window from `start` reads the whole range."""
+    assert endpoint.incremental is not None
+    total, oldest, answers = 0, [], []
+    for query in kiosks:
+        params, body = _probe(client, endpoint, Window(start), newest=False, kiosks=query, limit=PAGE_SIZE)
+        answers.append((params, body))
+        rows = body.get("data") or []
+        total += int(body.get("total") or 0)
+        if rows:
+            oldest.append(to_utc(rows[0][endpoint.incremental.cursor]))
+    return FirstPages(total, min(oldest) if oldest else None, tuple(answers))

@@ -5,6 +5,7 @@ for dlt; everything that differs between endpoints comes from the row's declared
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -119,9 +120,10 @@ def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None
     dedup = dedup or Dedup.of(endpoint)
     for window in list(ctx.windows_to_read(endpoint, resource.progress)):
         newest: datetime | None = None
+        oldest: datetime | None = None  # of the last range
         count = 0  # rows of the last (newest) range: the density estimate must not count skipped history
         for part in window.ranges():
-            count = 0
+            count, oldest = 0, None
             # One reading per group of this client's kiosks (one unfiltered reading without several clients).
             for kiosks in ctx.kiosk_queries(endpoint):
                 params = {
@@ -145,13 +147,15 @@ def read_windows(ctx: RunContext, endpoint: Endpoint, dedup: Dedup | None = None
                         # cursor.
                         moment = to_utc(row[incremental.cursor])
                         newest = moment if newest is None or moment > newest else newest
+                        oldest = moment if oldest is None or moment < oldest else oldest
                         if dedup.fresh(row):
                             batch.append(prepare(endpoint, row))
                     count += len(batch)
                     if batch:
                         yield batch
         rate = None
-        density_start = window.verified_until if window.held else window.ranges()[-1].start
+        # From the range's start, or from its oldest row when it starts at the oldest row the API has.
+        density_start = window.verified_until if window.held else window.ranges()[-1].start or oldest
         if newest is not None and density_start is not None and count > 1:
             rate = count / max(1.0, (newest - density_start).total_seconds() / 3600)
         resource.advance(newest=newest, next_window=window.end, rows_per_hour=rate)
@@ -287,7 +291,9 @@ def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
     a full reading (every organization, as the first run and then every `full_listing_days` make) checks
     that the top organizations' listings hold every line, identical; while that holds, a run reads only the
     top organizations (one request instead of one per organization). A line missing from the tops' listings
-    is never deleted on their word alone: the run reads the other organizations too and proves again."""
+    is never deleted on their word alone: the run asks the listing of the organization the line belonged to
+    (kept in state per line), and when that one still has it (or its organization is unknown) reads every
+    organization and proves again."""
     from sources.livello.endpoints import KIOSKS  # the kiosk list says who owns a line's kiosk
     from sources.livello.errors import ScopeError
 
@@ -314,6 +320,7 @@ def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
         or ctx.snapshot_at - proof.checked_at >= timedelta(days=ctx.settings.full_listing_days)
     )
     by_org: dict[Any, dict[str, str]] = {}  # organization -> line id -> the line as listed (for the proof)
+    attributed: dict[str, Any] = {}  # line id -> the organization its row names
     dedup = Dedup.of(endpoint)
 
     def read(keep: Callable[[Any], bool]) -> Batches:
@@ -325,14 +332,22 @@ def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
                 by_org.setdefault(org, {})[str(line.get("_id"))] = as_listed
                 owner = owners.get(line.get("kioskSerialNumber"), org)
                 if dedup.fresh(line):
-                    rows.append(prepare(endpoint, line, {column: owner if owner in known else org}))
+                    attributed[str(line.get("_id"))] = owner if owner in known else org
+                    rows.append(prepare(endpoint, line, {column: attributed[str(line.get("_id"))]}))
             if rows:
                 yield rows
 
     yield from read(lambda org: not shortcut or org in tops)
-    if shortcut and resource.listed - {str(k[0]) for k in dedup.seen}:
-        shortcut = False
-        yield from read(lambda org: org not in tops)
+    missing = resource.listed - set(attributed) if shortcut else set()
+    if missing:
+        # Gone from the tops' listings: asked where each line belonged (its organization's own listing). Found
+        # there, the shortcut no longer holds; a line whose organization is unknown is looked for everywhere.
+        last_owners = resource.listed_owners
+        where = {last_owners.get(line) for line in missing}
+        yield from read(lambda org: org not in tops and str(org) in where)
+        if None in where or missing & set(attributed):
+            shortcut = False
+            yield from read(lambda org: org not in tops and str(org) not in where)
     if not shortcut:
         everything = {line for lines in by_org.values() for line in lines.items()}
         from_tops = {line for org in tops for line in by_org.get(org, {}).items()}
@@ -343,27 +358,38 @@ def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
     gone = sorted(resource.listed - listed)
     if gone:
         yield [{key_fields(endpoint)[0]: line_id, DELETED_FLAG: True} for line_id in gone]
-    resource.set_listed(listed)
+    resource.set_listed(listed, attributed)
 
 
 def read_alerts(ctx: RunContext, endpoint: Endpoint) -> Batches:
     """New alerts by start date (windowed) and, in a run's first load, every alert not yet resolved re-read.
 
     The list has no updated-since filter. An alert held as open that starts where this run's windows read
-    anyway comes back with them; only those older cost a re-read, two cheap filtered queries rather than a
-    full listing: the alerts open now (statuses=open,raised), and, for held ones that left that list, the
-    resolved alerts of just their start-date range.
+    anyway comes back with them (the planner starts the listing at the oldest of them when that listing is
+    short: pipelines/lookback.py `open_records_reach`); only those older cost a re-read, two cheap filtered
+    queries rather than a full listing: the alerts open now (statuses=open,raised), and, for held ones that
+    left that list, the resolved alerts of just their start-date range. A load that listed every alert from
+    its start to now stops holding open the ones it no longer found there (deleted at the vendor).
     """
     dedup = Dedup.of(endpoint)
     resource = state.live()
+    windows = list(ctx.windows_to_read(endpoint, resource.progress))
+    # Rows from the first window's start on are read in this run (later loads read the later windows).
+    read_from = windows[0].read_from if windows else datetime.max.replace(tzinfo=UTC)
+    seen: set[str] = set()
     if ctx.first_load:
-        windows = list(ctx.windows_to_read(endpoint, resource.progress))
-        # Rows from the first window's start on are read in this run (later loads read the later windows).
-        read_from = windows[0].read_from if windows else datetime.max.replace(tzinfo=UTC)
-        yield from _reread_open_alerts(ctx, endpoint, dedup, read_from)
+        for batch in _reread_open_alerts(ctx, endpoint, dedup, read_from):
+            seen.update(str(r["id"]) for r in batch)
+            yield batch
     for batch in read_windows(ctx, endpoint, dedup):
         _track_alerts(resource, batch)
+        seen.update(str(r["id"]) for r in batch)
         yield batch
+    if len(windows) == 1 and windows[0].end is None:
+        # This load listed every alert from `read_from` to now: one held open there but not listed is gone.
+        after = read_from or datetime.min.replace(tzinfo=UTC)
+        gone = [key for key, start in resource.open_records.items() if start >= after and key not in seen]
+        resource.track_open({}, closed=gone)
 
 
 def _track_alerts(resource: state.ResourceState, rows: list[dict[str, Any]]) -> None:
@@ -396,14 +422,14 @@ def _reread_open_alerts(
                 yield batch
     now_open = {str(r["id"]) for r in still_open}
     gone = {key: start for key, start in older.items() if key not in now_open}
-    if gone:
-        starts = sorted(gone.values())
-        for kiosks in ctx.kiosk_queries(endpoint):
+    ranges = start_ranges(sorted(gone.values()), resource.progress.rows_per_hour)
+    for kiosks in ctx.kiosk_queries(endpoint):
+        for first, last in ranges:
             resolved = {
                 **order,
                 "statuses": "resolved",
-                incremental.start_param: api_time(starts[0]),
-                incremental.end_param: api_time(starts[-1] + timedelta(milliseconds=1)),
+                incremental.start_param: api_time(first),
+                incremental.end_param: api_time(last + timedelta(milliseconds=1)),
                 **kiosks,
             }
             for page in ctx.client.paginate(
@@ -415,6 +441,28 @@ def _reread_open_alerts(
     # Resolved (or deleted at the vendor): stop re-reading either way.
     resource.track_open({}, closed=gone)
     _track_alerts(resource, still_open)
+
+
+def start_ranges(starts: list[datetime], rows_per_hour: float | None) -> list[tuple[datetime, datetime]]:
+    """The sorted `starts` grouped into ranges to list, each the first and last start it holds: a start joins
+    the range before it when, at the known density, the longer range costs no more pages than a query of
+    its own would (unknown density: one range)."""
+    if not starts:
+        return []
+    if rows_per_hour is None:
+        return [(starts[0], starts[-1])]
+
+    def pages(first: datetime, last: datetime) -> int:
+        return max(1, math.ceil(rows_per_hour * (last - first).total_seconds() / 3600 / PAGE_SIZE))
+
+    ranges = [(starts[0], starts[0])]
+    for start in starts[1:]:
+        first, last = ranges[-1]
+        if pages(first, start) <= pages(first, last) + 1:
+            ranges[-1] = (first, start)
+        else:
+            ranges.append((start, start))
+    return ranges
 
 
 def read_temperature(ctx: RunContext, endpoint: Endpoint) -> Batches:

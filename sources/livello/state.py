@@ -115,9 +115,21 @@ class ResourceState:
     def listed(self) -> frozenset[str]:
         return frozenset(self.raw.get("listed") or ())
 
-    def set_listed(self, keys: Iterable[str]) -> None:
+    def set_listed(self, keys: Iterable[str], owners: Mapping[str, Any] | None = None) -> None:
+        """The keys a full listing held; `owners`: key -> the organization it was attributed to, so that a
+        key missing later can be looked for where it belongs."""
         self.raw["listed"] = sorted(keys)
+        if owners is not None:
+            by_owner: dict[str, list[str]] = {}
+            for key, owner in owners.items():
+                by_owner.setdefault(str(owner), []).append(key)
+            self.raw["listed_owners"] = {owner: sorted(keys) for owner, keys in sorted(by_owner.items())}
         self._drop_obsolete()
+
+    @property
+    def listed_owners(self) -> dict[str, str]:
+        """Key -> the organization (as text) it was attributed to when last listed."""
+        return {key: owner for owner, keys in (self.raw.get("listed_owners") or {}).items() for key in keys}
 
     # -- a listing read by change time -------------------------------------------------------------------
     @property

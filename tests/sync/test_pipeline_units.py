@@ -13,11 +13,27 @@ from sources.livello.config import SettingError
 from sources.livello.context import Window, split
 from sources.livello.endpoints import BY_NAME, ENDPOINTS
 from sources.livello.pseudonymize import Pseudonymizer
+from sources.livello.readers import start_ranges
 from sources.livello.rows import prepare
 
 USER_PII = BY_NAME["users"].pii
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_resolved_alerts_are_asked_for_in_ranges_no_dearer_than_one_query_each() -> None:
+    hours = [0, 1, 2, 100, 101, 300]
+    starts = [T0 + timedelta(hours=h) for h in hours]
+    # 10 alerts an hour: a page holds 10 hours, so the starts 100 hours apart are asked for apart.
+    assert start_ranges(starts, 10.0) == [
+        (starts[0], starts[2]),
+        (starts[3], starts[4]),
+        (starts[5], starts[5]),
+    ]
+    # Sparse alerts: one range costs no more than three queries would.
+    assert start_ranges(starts, 0.5) == [(starts[0], starts[-1])]
+    assert start_ranges(starts, None) == [(starts[0], starts[-1])]  # density unknown
+    assert start_ranges([], 10.0) == []
 
 
 def test_windows_cover_the_range_without_gaps_and_leave_the_newest_open() -> None:
