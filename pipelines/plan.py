@@ -100,21 +100,20 @@ def plan_by_rows(
 
     kiosks = ctx.kiosk_queries(endpoint)  # several API clients: this client's kiosks only
     head = probes.first_pages(ctx.client, endpoint, start, kiosks=kiosks)
-    total, oldest = head.total, head.oldest
+    total, oldest = head.total, head.moment
+    if oldest is None:
+        first = start
+    else:
+        first = floor_hour(oldest) if start is None else max(start, floor_hour(oldest))
     if total <= window_rows or oldest is None:
         # One window holds it all: the open window from the same start, whose first pages the probe read.
         head.reuse(ctx.client, endpoint)
         pages = sum(max(1, math.ceil(int(b.get("total") or 0) / PAGE_SIZE)) for _, b in head.answers)
         rate = total / max(1.0, (now - oldest).total_seconds() / 3600) if oldest and total > 1 else known_rate
-        plan = ResourcePlan(resource, mode, [Window(start, None)], total, pages - len(kiosks), rate)
-        if oldest is not None:
-            plan.data_start = floor_hour(oldest) if start is None else max(start, floor_hour(oldest))
-        else:
-            plan.data_start = start
-        return plan, len(kiosks)
+        windows = [Window(start, None)]
+        return ResourcePlan(resource, mode, windows, total, pages - len(kiosks), rate, first), len(kiosks)
     _, newest = probes.edge(ctx.client, endpoint, start, newest=True, kiosks=kiosks)
     newest = newest or oldest
-    first = floor_hour(oldest) if start is None else max(start, floor_hour(oldest))
     span_hours = max(1.0, (newest - first).total_seconds() / 3600)
     rate = total / span_hours
     size_hours = min(

@@ -43,6 +43,44 @@ def _probe(
     return params, body if isinstance(body, dict) else {}
 
 
+@dataclass(frozen=True)
+class Edge:
+    """Rows from a start on (summed over the kiosk filters), the cursor value of the oldest or newest of them,
+    and the answers themselves: (query, body) of each request."""
+
+    total: int
+    moment: datetime | None
+    answers: tuple[tuple[dict[str, Any], Any], ...]
+
+    def reuse(self, client: LivelloClient, endpoint: Endpoint) -> None:
+        """Let the reading of the open window from the same start take its first pages from these answers
+        (asked with a full page: `first_pages`)."""
+        for query, body in self.answers:
+            client.keep(endpoint.path, query, body)
+
+
+def _edge(
+    client: LivelloClient,
+    endpoint: Endpoint,
+    start: datetime | None,
+    *,
+    newest: bool,
+    kiosks: Sequence[Mapping[str, str]],
+    limit: int,
+) -> Edge:
+    assert endpoint.incremental is not None
+    total, edges, answers = 0, [], []
+    for query in kiosks:
+        params, body = _probe(client, endpoint, Window(start), newest=newest, kiosks=query, limit=limit)
+        answers.append((params, body))
+        rows = body.get("data") or []
+        total += int(body.get("total") or 0)
+        if rows:
+            edges.append(to_utc(rows[0][endpoint.incremental.cursor]))
+    moment = (max(edges) if newest else min(edges)) if edges else None
+    return Edge(total, moment, tuple(answers))
+
+
 def edge(
     client: LivelloClient,
     endpoint: Endpoint,
@@ -53,17 +91,20 @@ def edge(
 ) -> tuple[int, datetime | None]:
     """(rows from `start` on, cursor value of the oldest or the newest of them); over several kiosk filters
     (`RunContext.kiosk_queries`) the sum and the oldest or newest of all, one request each."""
-    assert endpoint.incremental is not None
-    total, edges = 0, []
-    for query in kiosks:
-        _, body = _probe(client, endpoint, Window(start), newest=newest, kiosks=query)
-        rows = body.get("data") or []
-        total += int(body.get("total") or 0)
-        if rows:
-            edges.append(to_utc(rows[0][endpoint.incremental.cursor]))
-    if not edges:
-        return total, None
-    return total, max(edges) if newest else min(edges)
+    found = _edge(client, endpoint, start, newest=newest, kiosks=kiosks, limit=1)
+    return found.total, found.moment
+
+
+def first_pages(
+    client: LivelloClient,
+    endpoint: Endpoint,
+    start: datetime | None,
+    *,
+    kiosks: Sequence[Mapping[str, str]] = ({},),
+) -> Edge:
+    """`edge(..., newest=False)` asked with a full page instead of one row: the same single request per
+    filter, and the first page of the reading if one open window from `start` reads the whole range."""
+    return _edge(client, endpoint, start, newest=False, kiosks=kiosks, limit=PAGE_SIZE)
 
 
 def count(
@@ -78,39 +119,3 @@ def count(
         int(_probe(client, endpoint, window, newest=False, kiosks=query)[1].get("total") or 0)
         for query in kiosks
     )
-
-
-@dataclass(frozen=True)
-class FirstPages:
-    """The first page of an ascending reading from a start on (one per kiosk filter): the rows it holds in
-    all, the oldest one's cursor value, and the answers themselves."""
-
-    total: int
-    oldest: datetime | None
-    answers: tuple[tuple[dict[str, Any], Any], ...]  # (query, body) of each request
-
-    def reuse(self, client: LivelloClient, endpoint: Endpoint) -> None:
-        """Let the reading of the open window from the same start take its first pages from these answers."""
-        for query, body in self.answers:
-            client.keep(endpoint.path, query, body)
-
-
-def first_pages(
-    client: LivelloClient,
-    endpoint: Endpoint,
-    start: datetime | None,
-    *,
-    kiosks: Sequence[Mapping[str, str]] = ({},),
-) -> FirstPages:
-    """`edge(..., newest=False)` asked with a full page instead of one row: the same single request, and the
-    first page of the reading if one open window from `start` reads the whole range."""
-    assert endpoint.incremental is not None
-    total, oldest, answers = 0, [], []
-    for query in kiosks:
-        params, body = _probe(client, endpoint, Window(start), newest=False, kiosks=query, limit=PAGE_SIZE)
-        answers.append((params, body))
-        rows = body.get("data") or []
-        total += int(body.get("total") or 0)
-        if rows:
-            oldest.append(to_utc(rows[0][endpoint.incremental.cursor]))
-    return FirstPages(total, min(oldest) if oldest else None, tuple(answers))

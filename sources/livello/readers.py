@@ -332,8 +332,8 @@ def read_product_lines(ctx: RunContext, endpoint: Endpoint) -> Batches:
                 by_org.setdefault(org, {})[str(line.get("_id"))] = as_listed
                 owner = owners.get(line.get("kioskSerialNumber"), org)
                 if dedup.fresh(line):
-                    attributed[str(line.get("_id"))] = owner if owner in known else org
-                    rows.append(prepare(endpoint, line, {column: attributed[str(line.get("_id"))]}))
+                    attributed[str(line.get("_id"))] = attributed_to = owner if owner in known else org
+                    rows.append(prepare(endpoint, line, {column: attributed_to}))
             if rows:
                 yield rows
 
