@@ -8,6 +8,7 @@ simulator's own store (`sim.store`), never from the pipeline's output.
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -27,7 +28,14 @@ from tests.conftest import without_configuration
 PSEUDONYMIZATION_KEY = "test-pseudonymization-key"
 # The simulator's clock for pipeline tests: close to the wall clock (as in production, where the API's now is
 # the real now) but in the past, so moving it forward one day never reaches the future.
-RECENT_NOW = (datetime.now(UTC) - timedelta(days=2)).replace(second=0, microsecond=0)
+# LIVELLO_TEST_NOW (ISO 8601) pins it, to replay a failure with the data it saw: the simulated history follows
+# the clock (time of day, weekday), so a run at another time sees other data. The pipeline's clock stays the
+# wall clock, so pin a moment about two days back, as the default is, or planning sees a longer gap.
+RECENT_NOW = (
+    datetime.fromisoformat(os.environ["LIVELLO_TEST_NOW"]).astimezone(UTC)
+    if os.environ.get("LIVELLO_TEST_NOW")
+    else datetime.now(UTC) - timedelta(days=2)
+).replace(second=0, microsecond=0)
 SMALL = {"kiosks": 3, "days": 4, "now": RECENT_NOW, "rate_limit_per_hour": 0}
 # Snapshot and log tables: they change on every run by design.
 VOLATILE_TABLES = {"kiosk_inventory", "sync_runs"}

@@ -5,10 +5,11 @@ whose listing has no updated-since filter, are re-read while held open at no req
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
 
 from simulator.server import SimulatorServer
-from tests.sync.conftest import SyncRunner, Warehouse
+from tests.sync.conftest import SMALL, SyncRunner, Warehouse
 
 PAGE = 100
 
@@ -36,14 +37,18 @@ def test_a_first_run_that_one_window_holds_costs_its_pages_and_nothing_more(
 
 
 def test_an_old_alert_held_open_is_read_again_in_the_listing_of_the_new_ones(
-    sync: SyncRunner, warehouse: Warehouse, small_sim: SimulatorServer
+    sync: SyncRunner, warehouse: Warehouse, simulator_factory: Callable[..., SimulatorServer]
 ) -> None:
-    sim, wh = small_sim, warehouse
+    # Alerts are sparse (a few a day on three kiosks): eight days of history put the oldest one days before
+    # the newest whatever the clock, and still fit in two pages.
+    sim, wh = simulator_factory(**{**SMALL, "days": 8}), warehouse
     now = sim.store.now
     assert now is not None
-    # The oldest alert is still open, far before the lookback, and the vendor resolves it in 12 hours.
+    # The oldest alert is still open, well before the lookback (48 h before the newest alert), and the vendor
+    # resolves it in 12 hours.
     (oldest, start), *_ = sim.store.query("select id, start_date from alerts order by start_date, id")
-    assert now - start > timedelta(days=3)
+    newest = sim.store.scalar("select max(start_date) from alerts")
+    assert newest - start > timedelta(hours=48 + 12)
     with sim.store.write() as cur:
         cur.execute(
             "update alerts set status = 'open', is_ack = false, end_date = null, raise_at = null, "

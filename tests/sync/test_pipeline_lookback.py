@@ -18,8 +18,9 @@ from tests.sync.conftest import RECENT_NOW, SyncRunner, Warehouse, truth_ids
 
 PAGE = 100
 RESOURCES = ("--resources", "transactions,refills")
-# Dense enough that a full 48-hour lookback is tens of pages, small enough to generate in a second.
-MEDIUM = {"kiosks": 10, "days": 3, "now": RECENT_NOW, "rate_limit_per_hour": 0}
+# Dense enough that a full 48-hour lookback is twenty pages or more whatever the time of day (ten kiosks gave
+# thirteen at 22:00 UTC, too few for the ratio asserted below), small enough to generate in a second.
+MEDIUM = {"kiosks": 16, "days": 3, "now": RECENT_NOW, "rate_limit_per_hour": 0}
 
 
 @pytest.fixture
