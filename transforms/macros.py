@@ -8,6 +8,9 @@ They hold the definitions every fact shares, so each is written once:
 * `valid_at(v, ts)`: the row `v` of a type 2 dimension (`dim_product`) is the version valid at `ts`, for the
   join of a fact to the version of its time. Both bounds are plain comparisons, never an OR (say, for the
   open-ended current version), so both engines still hash-join on the dimension's id.
+* `FROM changed_keys(dim, key, column, ...) AS c`: the keys whose `column`s differ between the dimension `dim`
+  and `previous_dim`, its state after the last build (added and removed keys included): a relation of one
+  column, `key`. For the `incremental.changed` queries of facts, the only place `previous_<dim>` exists.
 
 `local_time` is fast as well as exact. Converting each row with its own zone costs DuckDB an ICU calendar per
 row (~5x slower than adding an interval). A zone's offset only changes at a transition, so `int_utc_offsets`
@@ -30,6 +33,7 @@ from sqlglot import exp
 
 SOURCE_DIALECT = "duckdb"
 LOCAL_OFFSETS_MODEL = "int_utc_offsets"
+PREVIOUS_PREFIX = "previous_"  # previous_<dim>: the dimension as the last build left it
 
 
 class MacroError(ValueError):
@@ -125,15 +129,39 @@ def _expand_local_time(tree: exp.Expression) -> None:
         call.replace(_fill(_LOCAL_TIME, args, alias))
 
 
+def _changed_keys(table: exp.Table) -> exp.Expression:
+    call = table.this
+    assert isinstance(call, exp.Anonymous)
+    args = call.expressions
+    signature = "changed_keys(dim, key, column, ...)"
+    if len(args) < 3 or not all(isinstance(a, exp.Column) and not a.table for a in args):
+        raise MacroError(f"{signature} takes a dimension, its key and the columns to compare: {call.sql()}")
+    dimension, key, *columns = (a.name for a in args)
+    listed = ", ".join([key, *columns])
+    now, before = f"SELECT {listed} FROM {dimension}", f"SELECT {listed} FROM {PREVIOUS_PREFIX}{dimension}"
+    differing = _template(
+        f"SELECT {key} FROM ({now} EXCEPT {before}) AS added "
+        f"UNION SELECT {key} FROM ({before} EXCEPT {now}) AS removed"
+    )
+    return exp.Subquery(this=differing, alias=table.args.get("alias") or exp.TableAlias(this=key))
+
+
+def _expand_changed_keys(tree: exp.Expression) -> None:
+    for table in list(tree.find_all(exp.Table)):
+        if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "changed_keys":
+            table.replace(_changed_keys(table))
+
+
 _SCALAR_MACROS: dict[str, Callable[[exp.Anonymous], exp.Expression]] = {
     "date_key": _date_key,
     "valid_at": _valid_at,
 }
-MACROS = frozenset({*_SCALAR_MACROS, "local_time"})
+MACROS = frozenset({*_SCALAR_MACROS, "local_time", "changed_keys"})
 
 
 def expand_macros(tree: exp.Expression) -> exp.Expression:
     """Expand every macro call in `tree` in place (local_time first: date_key's argument may not be one)."""
+    _expand_changed_keys(tree)
     _expand_local_time(tree)
     for call in list(tree.find_all(exp.Anonymous)):
         expand = _SCALAR_MACROS.get(call.name.lower())

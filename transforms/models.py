@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import yaml
 
+from transforms.macros import PREVIOUS_PREFIX
 from transforms.render import RenderError, parse_sql
 
 PACKAGE_DIR = Path(__file__).parent
@@ -61,10 +62,10 @@ _HEADER_KEYS = {
 }
 # Relations an `incremental.changed` query may read besides the models: temporary tables of the build.
 NEW_LOADS = "new_loads"  # the dlt loads not yet in the marts
-PREVIOUS_PREFIX = "previous_"  # previous_<dim>: the dimension as the last build left it
 CHANGED_PREFIX = "changed_"  # changed_<fact>: the keys an incremental build rebuilds in that fact
 REBUILT_PREFIX = "rebuilt_"  # rebuilt_<fact>: the rows of those keys, checked before they are kept
 REPLACED_PREFIX = "replaced_"  # replaced_<fact>: the rows those keys had before this build
+# previous_<dim> (PREVIOUS_PREFIX): the dimension as the last build left it, what changed_keys() compares with
 # What a `changed` query may read of an incremental fact built before it.
 FOLLOWED_PREFIXES = (CHANGED_PREFIX, REBUILT_PREFIX, REPLACED_PREFIX)
 

@@ -26,6 +26,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import KW_ONLY, dataclass, field
 
 logger = logging.getLogger("livello_sync.client")
 
@@ -48,6 +49,7 @@ def parse_rate_limit_headers(headers: Mapping[str, str]) -> tuple[int, int, int]
     return limit, remaining, reset
 
 
+@dataclass(eq=False)
 class RateLimitPacer:
     """Paces the requests of one rate-limit bucket (the API, or the token endpoint).
 
@@ -55,42 +57,35 @@ class RateLimitPacer:
     than `max_wait_seconds`, or past the run's deadline); `on_sleep(seconds)` accounts for the time slept.
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        budget_share: float,
-        burst_share: float,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-        check_wait: Callable[[float, str], None],
-        on_sleep: Callable[[float], None],
-        default_window_seconds: float,
-    ) -> None:
-        if not 0.0 < budget_share <= 1.0:
-            raise ValueError(f"budget_share must be within (0, 1], got {budget_share}")
-        if not 0.0 <= burst_share <= 1.0:
-            raise ValueError(f"burst_share must be within [0, 1], got {burst_share}")
-        self.name = name
-        self._budget_share = budget_share
-        self._burst_share = burst_share
-        self._clock = clock
-        self._sleep = sleep
-        self._check_wait = check_wait
-        self._on_sleep = on_sleep
-        self._lock = threading.Lock()
-        self._limit: int | None = None
-        # Our estimate of what the server has left in the current window, net of our requests in flight.
-        self._remaining: float = 0.0
-        self._last_header_remaining: int | None = None
-        # When the latest response arrived (see `observe`).
-        self._last_received_at: float | None = None
-        # Upper bound of the current window's reset instant (clock units); None when unknown.
-        self._reset_at: float | None = None
-        self._in_flight = 0
-        self._last_sent_at: float | None = None
-        self._window_seconds = default_window_seconds
-        self._spreading_logged_for: float | None = None
+    name: str
+    _: KW_ONLY
+    budget_share: float
+    burst_share: float
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    check_wait: Callable[[float, str], None]
+    on_sleep: Callable[[float], None]
+    default_window_seconds: float
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _limit: int | None = field(default=None, init=False)
+    # Our estimate of what the server has left in the current window, net of our requests in flight.
+    _remaining: float = field(default=0.0, init=False)
+    _last_header_remaining: int | None = field(default=None, init=False)
+    # When the latest response arrived (see `observe`).
+    _last_received_at: float | None = field(default=None, init=False)
+    # Upper bound of the current window's reset instant (clock units); None when unknown.
+    _reset_at: float | None = field(default=None, init=False)
+    _in_flight: int = field(default=0, init=False)
+    _last_sent_at: float | None = field(default=None, init=False)
+    _window_seconds: float = field(default=0.0, init=False)
+    _spreading_logged_for: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.budget_share <= 1.0:
+            raise ValueError(f"budget_share must be within (0, 1], got {self.budget_share}")
+        if not 0.0 <= self.burst_share <= 1.0:
+            raise ValueError(f"burst_share must be within [0, 1], got {self.burst_share}")
+        self._window_seconds = self.default_window_seconds
 
     # -- what callers see ----------------------------------------------------------------------------------
     @property
@@ -102,15 +97,15 @@ class RateLimitPacer:
         """Requests per window this client may use (its share of the limit), None before any response."""
         if self._limit is None:
             return None
-        return max(1, math.floor(self._budget_share * self._limit))
+        return max(1, math.floor(self.budget_share * self._limit))
 
     def estimate_seconds(self, requests: int) -> float | None:
         """Lower bound of the time `requests` calls take at the allowed rate (request latency excluded)."""
         with self._lock:
             if self._limit is None:
                 return None
-            per_window = max(1, math.floor(self._budget_share * self._limit))
-            now = self._clock()
+            per_window = max(1, math.floor(self.budget_share * self._limit))
+            now = self.clock()
             if self._reset_at is None or now >= self._reset_at:
                 allowed_now, to_reset = float(per_window), self._window_seconds
             else:
@@ -141,7 +136,7 @@ class RateLimitPacer:
         """Wait until one more request fits the budget, then count it as in flight."""
         with self._lock:
             for _ in range(3):  # at most: sleep to the reset, then one spacing sleep in the new window
-                now = self._clock()
+                now = self.clock()
                 if self._limit is None or self._reset_at is None:
                     break
                 if now >= self._reset_at:
@@ -153,7 +148,7 @@ class RateLimitPacer:
                 allowed = self._remaining - self._reserve()
                 if allowed < 1.0 - 1e-9:
                     wait = self._reset_at - now + RESET_MARGIN_SECONDS
-                    self._check_wait(
+                    self.check_wait(
                         wait, f"the {self.name} budget share of this rate-limit window is used up"
                     )
                     log = logger.warning if wait >= WARN_SLEEP_SECONDS else logger.debug
@@ -172,12 +167,12 @@ class RateLimitPacer:
                     wait = self._last_sent_at + interval - now
                     if wait > 0:
                         self._log_spreading(interval)
-                        self._check_wait(wait, f"spacing {self.name} requests over the rate-limit window")
+                        self.check_wait(wait, f"spacing {self.name} requests over the rate-limit window")
                         self._do_sleep(wait)
                 break
             self._remaining -= 1
             self._in_flight += 1
-            self._last_sent_at = self._clock()
+            self._last_sent_at = self.clock()
 
     def observe(self, headers: Mapping[str, str] | None, *, sent_at: float, received_at: float) -> None:
         """Account for the response (or failure, `headers` None) of a request counted by `acquire`."""
@@ -225,19 +220,19 @@ class RateLimitPacer:
     def _reserve(self) -> float:
         """Requests of each window left to the customer's other integrations."""
         assert self._limit is not None
-        return (1.0 - self._budget_share) * self._limit
+        return (1.0 - self.budget_share) * self._limit
 
     def _spread_threshold(self) -> float:
         assert self._limit is not None
-        return self._spread_threshold_for(self._budget_share * self._limit)
+        return self._spread_threshold_for(self.budget_share * self._limit)
 
     def _spread_threshold_for(self, allowance: float) -> float:
         """Once no more than this many allowed requests remain, calls are spaced until the reset."""
-        return (1.0 - self._burst_share) * allowance
+        return (1.0 - self.burst_share) * allowance
 
     def _do_sleep(self, seconds: float) -> None:
-        self._sleep(seconds)
-        self._on_sleep(seconds)
+        self.sleep(seconds)
+        self.on_sleep(seconds)
 
     def _log_spreading(self, interval: float) -> None:
         if self._spreading_logged_for != self._reset_at:

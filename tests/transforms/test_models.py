@@ -111,9 +111,20 @@ def test_local_time_joins_the_hour_offsets_once_per_timestamp_in_the_select_that
     assert sql.endswith("SELECT x.a FROM x")  # the outer SELECT is untouched
 
 
+def test_changed_keys_is_the_symmetric_difference_with_the_previous_build() -> None:
+    parsed = parse_sql("SELECT k.id FROM changed_keys(dim_x, id, a, b) AS k")
+    assert parsed.relations == {"dim_x", "previous_dim_x"}  # what the build keeps and orders by
+    sql = _expanded("SELECT k.id FROM changed_keys(dim_x, id, a, b) AS k")
+    now, before = 'SELECT id, a, b FROM "ds".dim_x', 'SELECT id, a, b FROM "ds".previous_dim_x'
+    assert f"SELECT id FROM ({now} EXCEPT {before}) AS added" in sql
+    assert f"UNION SELECT id FROM ({before} EXCEPT {now}) AS removed) AS k" in sql
+
+
 @pytest.mark.parametrize(
     "sql",
     [
+        "SELECT k.id FROM changed_keys(dim_x, id) AS k",  # no column to compare
+        "SELECT k.id FROM changed_keys(dim_x, id, t.a) AS k",  # a qualified column
         "SELECT local_time(t.at_utc + INTERVAL 1 HOUR, t.tz) FROM t",  # an expression, not a column
         "SELECT * , local_time(t.at_utc, t.tz) FROM t",  # a bare * would select the joined offsets
         "SELECT t.tz, max(local_time(t.at_utc, t.tz)) FROM t GROUP BY t.tz",  # the offsets are not grouped

@@ -25,16 +25,8 @@ incremental:
   # not complete at the previous build (the horizon moved), and every day of a kiosk whose time zone or
   # currency changed.
   changed: |
-    WITH kiosk_rows AS (
-        SELECT kiosk_serial_number, timezone, currency FROM dim_kiosk
-    ),
-    previous_kiosk_rows AS (
-        SELECT kiosk_serial_number, timezone, currency FROM previous_dim_kiosk
-    ),
-    changed_kiosks AS (
-        SELECT kiosk_serial_number FROM (SELECT * FROM kiosk_rows EXCEPT SELECT * FROM previous_kiosk_rows) AS n
-        UNION
-        SELECT kiosk_serial_number FROM (SELECT * FROM previous_kiosk_rows EXCEPT SELECT * FROM kiosk_rows) AS o
+    WITH changed_kiosks AS (
+        SELECT kiosk_serial_number FROM changed_keys(dim_kiosk, kiosk_serial_number, timezone, currency) AS k
     ),
     stored AS (
         SELECT kiosk_serial_number, date_key, local_date, stock_outs_seen, alerts_opened, is_complete_day
@@ -64,30 +56,30 @@ incremental:
         FROM fct_alerts
         GROUP BY kiosk_serial_number, date_key, local_date
     ),
+    day_figures AS (
+        -- the stock-outs and alerts of every day with a snapshot or an alert, as a rebuild would count them
+        SELECT kiosk_serial_number, date_key, local_date, max(cells) AS stock_outs, max(alerts) AS alerts
+        FROM (
+            SELECT kiosk_serial_number, date_key, local_date, cells, 0 AS alerts FROM stock_out_days
+            UNION ALL
+            SELECT kiosk_serial_number, date_key, local_date, 0, alerts FROM alert_days
+        ) AS f
+        GROUP BY kiosk_serial_number, date_key, local_date
+    ),
+    stored_figures AS (
+        SELECT kiosk_serial_number, date_key, local_date, stock_outs_seen, alerts_opened FROM stored
+    ),
     differing_days AS (
         SELECT kiosk_serial_number, local_date FROM (
-            SELECT * FROM stock_out_days
-            EXCEPT
-            SELECT kiosk_serial_number, date_key, local_date, stock_outs_seen FROM stored
-        ) AS new_stock_outs
+            SELECT * FROM day_figures EXCEPT SELECT * FROM stored_figures
+        ) AS new_figures
         UNION
+        -- a stored day that had some and now has none (a day without either stores zeros)
         SELECT kiosk_serial_number, local_date FROM (
-            SELECT kiosk_serial_number, date_key, local_date, stock_outs_seen FROM stored WHERE stock_outs_seen > 0
+            SELECT * FROM stored_figures WHERE stock_outs_seen > 0 OR alerts_opened > 0
             EXCEPT
-            SELECT * FROM stock_out_days
-        ) AS old_stock_outs
-        UNION
-        SELECT kiosk_serial_number, local_date FROM (
-            SELECT * FROM alert_days
-            EXCEPT
-            SELECT kiosk_serial_number, date_key, local_date, alerts_opened FROM stored
-        ) AS new_alerts
-        UNION
-        SELECT kiosk_serial_number, local_date FROM (
-            SELECT kiosk_serial_number, date_key, local_date, alerts_opened FROM stored WHERE alerts_opened > 0
-            EXCEPT
-            SELECT * FROM alert_days
-        ) AS old_alerts
+            SELECT * FROM day_figures
+        ) AS old_figures
     ),
     stored_spans AS (
         SELECT kiosk_serial_number, min(local_date) AS first_day, max(local_date) AS end_day

@@ -20,40 +20,20 @@ incremental:
   # the refills of new loads, every refill of a kiosk whose time zone or currency changed, and every refill
   # of a product whose versions changed (refills are few: all of them rather than from the change on)
   changed: |
-    WITH kiosk_rows AS (
-        SELECT kiosk_serial_number, timezone, currency FROM dim_kiosk
-    ),
-    previous_kiosk_rows AS (
-        SELECT kiosk_serial_number, timezone, currency FROM previous_dim_kiosk
-    ),
-    version_rows AS (
-        SELECT product_key, product_meta_id, effective_from, effective_to FROM dim_product
-    ),
-    previous_version_rows AS (
-        SELECT product_key, product_meta_id, effective_from, effective_to FROM previous_dim_product
-    ),
-    changed_kiosks AS (
-        SELECT kiosk_serial_number FROM (SELECT * FROM kiosk_rows EXCEPT SELECT * FROM previous_kiosk_rows) AS n
-        UNION
-        SELECT kiosk_serial_number FROM (SELECT * FROM previous_kiosk_rows EXCEPT SELECT * FROM kiosk_rows) AS o
-    ),
-    changed_products AS (
-        SELECT product_meta_id FROM (SELECT * FROM version_rows EXCEPT SELECT * FROM previous_version_rows) AS n
-        UNION
-        SELECT product_meta_id FROM (SELECT * FROM previous_version_rows EXCEPT SELECT * FROM version_rows) AS o
-    )
     SELECT r.refill_id, r._dlt_id
     FROM stg_refills AS r
     WHERE r._dlt_load_id IN (SELECT load_id FROM new_loads)
-    UNION
-    SELECT r.refill_id, r._dlt_id
-    FROM stg_refills AS r
-    WHERE r.kiosk_serial_number IN (SELECT kiosk_serial_number FROM changed_kiosks)
+        OR r.kiosk_serial_number IN (
+            SELECT kiosk_serial_number FROM changed_keys(dim_kiosk, kiosk_serial_number, timezone, currency) AS k
+        )
     UNION
     SELECT r.refill_id, r._dlt_id
     FROM stg_refill_items AS i
     JOIN stg_refills AS r ON r._dlt_id = i._dlt_parent_id
-    WHERE i.product_meta_id IN (SELECT product_meta_id FROM changed_products)
+    WHERE i.product_meta_id IN (
+        SELECT product_meta_id
+        FROM changed_keys(dim_product, product_meta_id, product_key, effective_from, effective_to) AS p
+    )
   history: [refills]
 indexes:
   refills: [[_dlt_load_id], [_dlt_id], [kiosk__serial_number]]

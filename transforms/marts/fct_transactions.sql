@@ -17,24 +17,16 @@ incremental:
   key: transaction_id
   # the transactions of new loads, and all of a kiosk whose organization, time zone or currency changed
   changed: |
-    WITH kiosk_rows AS (
-        SELECT kiosk_serial_number, organization_id, timezone, currency FROM dim_kiosk
-    ),
-    previous_kiosk_rows AS (
-        SELECT kiosk_serial_number, organization_id, timezone, currency FROM previous_dim_kiosk
-    ),
-    changed_kiosks AS (
-        SELECT kiosk_serial_number FROM (SELECT * FROM kiosk_rows EXCEPT SELECT * FROM previous_kiosk_rows) AS n
-        UNION
-        SELECT kiosk_serial_number FROM (SELECT * FROM previous_kiosk_rows EXCEPT SELECT * FROM kiosk_rows) AS o
-    )
     SELECT t.transaction_id, t._dlt_id
     FROM stg_transactions AS t
     WHERE t._dlt_load_id IN (SELECT load_id FROM new_loads)
     UNION
     SELECT t.transaction_id, t._dlt_id
     FROM stg_transactions AS t
-    WHERE t.kiosk_serial_number IN (SELECT kiosk_serial_number FROM changed_kiosks)
+    WHERE t.kiosk_serial_number IN (
+        SELECT kiosk_serial_number
+        FROM changed_keys(dim_kiosk, kiosk_serial_number, organization_id, timezone, currency) AS k
+    )
   history: [transactions]
 indexes:
   transactions: [[_dlt_load_id], [kiosk__serial_number]]
