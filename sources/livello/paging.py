@@ -14,8 +14,9 @@ when the caller says how to key a row:
   ignored);
 * rows repeated across pages are allowed only as far as the total grew meanwhile (rows inserted ahead of the
   position shift later rows back by one each, in a newest-first order); more repeats are an error;
-and for every listing: an empty page before `total` is reached, a `total` that shrinks between pages or is
-missing, and more pages than the largest `total` allows are errors. Every error names the listing, the page
+and for every listing: an empty page before `total` is reached, a `total` that shrinks between pages, is
+missing or is short of the rows its own page reaches, and more pages than the largest `total` allows are
+errors. Every error names the listing, the page
 and what was wrong; the caller keeps nothing of the listing and its position does not move.
 """
 
@@ -108,6 +109,13 @@ class _Progress:
             return True
         self._check_repeats(page, where)
         self.seen += len(page.data)
+        if self.seen > page.total:
+            # One answer's rows and total disagree: trusting the total would end the listing before its end.
+            raise self._error(
+                f"{where} brought rows up to row {self.seen:,} of a listing it says holds "
+                f"total={page.total:,}: the total is short of its own rows (the listing shrank while it was "
+                "read, or its count is wrong)"
+            )
         if self.seen >= page.total:
             return True
         self.first_page_rows = self.first_page_rows or len(page.data)

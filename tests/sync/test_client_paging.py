@@ -1,4 +1,5 @@
-"""paging.pages on its own: the positions it asks for and its bound on a listing that never ends.
+"""paging.pages on its own: the positions it asks for, its bound on a listing that never ends, and a total
+short of its own page.
 
 The simulator's listings always end (test_client.py pages them over HTTP); a server whose `total` stays out of
 reach is a shape it cannot produce, so these feed `pages` a plain function in place of the HTTP call.
@@ -48,3 +49,14 @@ def test_a_total_that_stays_out_of_reach_stops_after_a_bounded_number_of_pages()
     assert "did not converge" in str(caught.value)
     # Bounded by what `total` allows at the first page's size (3 pages), plus one for rows added meanwhile.
     assert len(listing.queries) == 3 + 1
+
+
+@pytest.mark.parametrize("start", [0, 434])
+def test_a_page_that_runs_past_its_own_total_is_refused(start: int) -> None:
+    # A total short of the rows its own answer reaches (the simulator's shrinking total, met on a reading that
+    # starts past row 0, as the lookback's proof does) would end the listing with rows still unread.
+    listing = Listing(total=start + 93, later_rows=100)
+    with pytest.raises(UnexpectedResponseError) as caught:
+        list(pages(listing, "/rows", "skip", None, 100, start=start))
+    assert "the listing shrank" in str(caught.value)
+    assert len(listing.queries) == 1
