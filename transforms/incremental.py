@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
+from transforms.macros import PREVIOUS_PREFIX
 from transforms.models import (
     FOLLOWED_PREFIXES,
     NEW_LOADS,
-    PREVIOUS_PREFIX,
     Incremental,
     Model,
     load_models,

@@ -16,8 +16,8 @@ when the caller says how to key a row:
   position shift later rows back by one each, in a newest-first order); more repeats are an error;
 and for every listing: an empty page before `total` is reached, a `total` that shrinks between pages, is
 missing or is short of the rows its own page reaches, and more pages than the largest `total` allows are
-errors. Every error names the listing, the page
-and what was wrong; the caller keeps nothing of the listing and its position does not move.
+errors. Every error names the listing, the page and what was wrong; the caller keeps nothing of the listing
+and its position does not move.
 """
 
 from __future__ import annotations
