@@ -222,6 +222,9 @@ def test_sync_is_exact_incremental_and_cheap(
 
     # 5. A price change makes a new product version; a deleted product is retired.
     changed, deleted = truth_ids(sim, "products", where="not deleted")[:2]
+    # the simulated day may already have renamed it: its earlier versions stay, closed
+    earlier = wh.scalar(f"select count(*) from products where id = {changed}")
+    deleted_versions = wh.scalar(f"select count(*) from products where id = {deleted}")
     with api_client(sim) as api:
         api.patch(
             f"/products/{changed}",
@@ -234,13 +237,13 @@ def test_sync_is_exact_incremental_and_cheap(
         f"select name, price, _dlt_valid_to is null from products where id = {changed} "
         "order by _dlt_valid_from"
     )
-    assert len(versions) == 2
+    assert len(versions) == earlier + 1
     assert versions[-1][0] == "Renamed bar" and Decimal(str(versions[-1][1])) == Decimal("9.99")
-    assert [v[2] for v in versions] == [False, True]
+    assert [v[2] for v in versions] == [False] * earlier + [True]
     assert (
         wh.query(f"select count(*) from products where id = {deleted} and _dlt_valid_to is null")[0][0] == 0
     )
-    assert wh.query(f"select count(*) from products where id = {deleted}")[0][0] == 1
+    assert wh.scalar(f"select count(*) from products where id = {deleted}") == deleted_versions
     assert wh.ids("products", where="_dlt_valid_to is null") == truth_ids(
         sim, "products", where="not deleted"
     )
