@@ -122,7 +122,7 @@ class Model:
     # column -> (lowest, highest): a number or another column of the row; None leaves that side open
     ranges: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     # foreign key into an SCD2 dimension -> (the fact's time, the natural key both carry): the version joined
-    # is the one valid at that time (the dimension's valid_from, valid_to and version_number say when)
+    # is the one in effect at that time (the dimension's join helpers effective_from and effective_to)
     versions: dict[str, tuple[str, str]] = field(default_factory=dict)
     incremental: Incremental | None = None
     # (table, columns) of the PostgreSQL indexes this model's reads need, on raw tables or on marts it reads
@@ -469,9 +469,9 @@ def generic_data_tests(models: Iterable[Model]) -> list[DataTest]:
                 "version",
                 (column,),
                 f"each {m} row joins the {dim} version valid at its {at}",
-                f"SELECT f.*, d.valid_from, d.valid_to FROM {m} AS f JOIN {dim} AS d ON d.{key} = f.{column} "
-                f"WHERE d.{natural_key} <> f.{natural_key} "
-                f"OR (f.{at} < d.valid_from AND d.version_number <> 1) OR f.{at} >= d.valid_to",
+                f"SELECT f.*, d.effective_from, d.effective_to FROM {m} AS f JOIN {dim} AS d "
+                f"ON d.{key} = f.{column} WHERE d.{natural_key} <> f.{natural_key} "
+                f"OR f.{at} < d.effective_from OR f.{at} >= d.effective_to",
             )
         for rel in model.relationships:
             add(

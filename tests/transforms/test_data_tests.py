@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import dlt
 import pytest
@@ -164,3 +165,42 @@ def test_an_incremental_build_checks_every_fact_row_against_a_dimension_that_los
     key = "fct_transactions:relationship(organization_id -> dim_organization.organization_id)"
     assert failed[key] == transactions > 0
     assert not build(tamperable.pipeline).failed_tests
+
+
+def test_products_deleted_before_their_last_events_still_join_them(tamperable: Warehouse) -> None:
+    """A deletion's time is the load that noticed it, which may lie before the vendor's time of the product's
+    last events (units left in a fridge are sold, counted and removed; a vendor clock ahead of ours). Those
+    events join the product's last version instead of failing the build's not-null test on product_key."""
+    deleted_at = {101: "2026-03-16", 102: "2026-01-02"}  # after 101's price change; 102 has one version
+    last_version = {101: "101-2", 102: "102-1"}
+    closed = " OR ".join(f"(id = {p} AND _dlt_valid_to IS NULL)" for p in deleted_at)
+    retire = " ".join(
+        f"WHEN {p} THEN TIMESTAMP WITH TIME ZONE '{d} 00:00:00+00'" for p, d in deleted_at.items()
+    )
+    with tampered(
+        tamperable,
+        "CREATE TABLE open_product_versions AS SELECT _dlt_id FROM products WHERE " + closed + "; "
+        f"UPDATE products SET _dlt_valid_to = CASE id {retire} END WHERE " + closed,
+        "UPDATE products SET _dlt_valid_to = NULL "
+        "WHERE _dlt_id IN (SELECT _dlt_id FROM open_product_versions); DROP TABLE open_product_versions",
+    ):
+        assert not build(tamperable.pipeline, full_refresh=True).failed_tests
+        assert tamperable.query(
+            "SELECT product_meta_id, valid_to FROM dim_product WHERE is_deleted ORDER BY 1"
+        ) == [(p, datetime.fromisoformat(d)) for p, d in deleted_at.items()]
+        joined: set[tuple[int, str]] = set()
+        for fact, at in (
+            ("fct_sales", "sold_at_utc"),
+            ("fct_refills", "refilled_at_utc"),
+            ("fct_inventory_snapshot", "snapshot_at_utc"),
+        ):
+            after = " OR ".join(
+                f"(product_meta_id = {p} AND {at} >= TIMESTAMP '{d}')" for p, d in deleted_at.items()
+            )
+            rows = set(
+                tamperable.query(f"SELECT DISTINCT product_meta_id, product_key FROM {fact} WHERE {after}")
+            )
+            assert rows and rows <= set(last_version.items()), fact
+            joined |= rows
+        assert joined == set(last_version.items())
+    assert not build(tamperable.pipeline, full_refresh=True).failed_tests

@@ -6,7 +6,8 @@ description: |
   are unknown to us) until the next version's `updatedAt`. dlt records a new raw version whenever any field
   changes; raw versions sharing one `updatedAt` collapse into the latest loaded one. A product that disappeared
   from the API's full listing is deleted: its last version ends at the load that noticed it (load time is the only
-  time we have for a deletion).
+  time we have for a deletion), yet facts still join it after that: a deleted product's units left in a fridge are
+  sold and removed, and the load time of a deletion may lie before the vendor's time of those events.
 grain: one product (meta) version
 unique:
   - product_key
@@ -37,7 +38,7 @@ columns:
   is_current: This is the product's current version (not replaced, not deleted).
   is_deleted: The product was deleted; set on its last version.
   effective_from: Join helper - valid_from, except that the first version is open to the past (1900-01-01), so events older than the oldest known version still find a product.
-  effective_to: Join helper - valid_to, with 9999-12-31 for the current version. Join facts with `effective_from <= event time < effective_to`.
+  effective_to: Join helper - valid_to, except that the last version (current or deleted) is open to the future (9999-12-31), so events after a deletion (the units left in a fridge, sold or removed) still find their product. Join facts with `effective_from <= event time < effective_to`.
   loaded_from_utc: When dlt loaded this version (load time), for audit.
 */
 WITH versions AS (
@@ -91,6 +92,6 @@ SELECT
         WHEN o.version_number = 1 THEN CAST('1900-01-01 00:00:00' AS TIMESTAMP)
         ELSE o.changed_at
     END AS effective_from,
-    COALESCE(o.next_changed_at, o.loaded_to_utc, CAST('9999-12-31 00:00:00' AS TIMESTAMP)) AS effective_to,
+    COALESCE(o.next_changed_at, CAST('9999-12-31 00:00:00' AS TIMESTAMP)) AS effective_to,
     o.loaded_from_utc
 FROM ordered AS o

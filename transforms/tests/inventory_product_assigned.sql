@@ -1,6 +1,7 @@
 /*
 model: fct_inventory_snapshot
-description: A load cell holding a product joins the product version valid at the snapshot (SCD2).
+description: A load cell holding a product joins the product version in effect at the snapshot (SCD2; a deleted
+  product's units still in the cell join its last version).
 */
 SELECT s.snapshot_at_utc, s.kiosk_serial_number, s.load_cell_id, s.product_meta_id, s.product_key
 FROM fct_inventory_snapshot AS s
@@ -9,6 +10,6 @@ WHERE s.product_meta_id IS NOT NULL
     AND (
         p.product_key IS NULL
         OR p.product_meta_id <> s.product_meta_id
-        OR (s.snapshot_at_utc < p.valid_from AND p.version_number <> 1)
-        OR s.snapshot_at_utc >= p.valid_to
+        OR s.snapshot_at_utc < p.effective_from
+        OR s.snapshot_at_utc >= p.effective_to
     )
