@@ -465,13 +465,17 @@ def generic_data_tests(models: Iterable[Model]) -> list[DataTest]:
             if column not in joins:
                 raise ModelDefinitionError(f"{model.path.name}: versions names {column}, no relationship")
             dim, key = joins[column].to_model, joins[column].to_column
+            # A null key is allowed only where the dimension has no version at all (a product the catalog
+            # never listed: deleted before the first sync); the second branch finds the rows that lost theirs.
             add(
                 "version",
                 (column,),
-                f"each {m} row joins the {dim} version valid at its {at}",
+                f"each {m} row joins the {dim} version valid at its {at}, if {dim} has its {natural_key}",
                 f"SELECT f.*, d.effective_from, d.effective_to FROM {m} AS f JOIN {dim} AS d "
                 f"ON d.{key} = f.{column} WHERE d.{natural_key} <> f.{natural_key} "
-                f"OR f.{at} < d.effective_from OR f.{at} >= d.effective_to",
+                f"OR f.{at} < d.effective_from OR f.{at} >= d.effective_to "
+                f"UNION ALL SELECT f.*, CAST(NULL AS TIMESTAMP), CAST(NULL AS TIMESTAMP) FROM {m} AS f "
+                f"WHERE f.{column} IS NULL AND f.{natural_key} IN (SELECT {natural_key} FROM {dim})",
             )
         for rel in model.relationships:
             add(

@@ -150,3 +150,22 @@ def test_data_tests_carry_their_kind_and_columns() -> None:
         assert test.columns and set(test.columns) <= set(models[test.model].columns), test
         if test.kind == "relationship":
             assert test.to_column in models[str(test.to_model)].columns, test
+
+
+def test_the_version_test_finds_lines_without_the_version_of_a_listed_product() -> None:
+    """A null product_key is allowed only for a product dim_product has no version of; a key of another
+    product is wrong too. Run on tables of the test's own columns, in a real DuckDB."""
+    import duckdb
+
+    test = next(t for t in all_data_tests() if (t.model, t.name) == ("fct_sales", "version(product_key)"))
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE dim_product AS SELECT '1-1' AS product_key, 1 AS product_meta_id, "
+        "TIMESTAMP '1900-01-01' AS effective_from, TIMESTAMP '9999-12-31' AS effective_to"
+    )
+    con.execute(
+        "CREATE TABLE fct_sales AS SELECT * FROM "
+        "(VALUES (1, '1-1', 1), (2, NULL, 1), (3, NULL, 2), (4, '1-1', 2)) AS t(line_number, product_key, "
+        "product_meta_id), (SELECT TIMESTAMP '2026-03-01' AS sold_at_utc)"
+    )
+    assert sorted(row[0] for row in con.sql(test.sql).fetchall()) == [2, 4]

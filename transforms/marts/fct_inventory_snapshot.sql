@@ -23,7 +23,7 @@ columns:
   planogram_position: Load cell position (e.g. A11).
   product_line_id: Product line on the cell; null when the cell is empty.
   product_meta_id: Product (meta) on the cell; null when the cell is empty.
-  product_key: Product version valid at the snapshot (dim_product); null when the cell is empty.
+  product_key: Product version valid at the snapshot (dim_product); null when the cell is empty or holds a product the catalog never listed.
   product_name: Product name.
   quantity_on_hand: Units available for purchase (0 for an empty cell).
   capacity: Capacity of the cell in units; null when the cell is empty.

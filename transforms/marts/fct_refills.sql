@@ -6,7 +6,7 @@ description: |
 grain: one item line of a refill session
 unique:
   - [refill_id, line_number]
-not_null: [refill_id, line_number, kiosk_serial_number, product_key, product_meta_id, refilled_at_utc, date_key,
+not_null: [refill_id, line_number, kiosk_serial_number, product_meta_id, refilled_at_utc, date_key,
   quantity_added, quantity_removed, quantity_removed_expired, cost_value_added, sales_value_added, cost_value_removed,
   currency]
 relationships:
@@ -42,7 +42,7 @@ columns:
   refill_id: Refill session id.
   line_number: Position of the line in the refill, from 1.
   kiosk_serial_number: Kiosk refilled.
-  product_key: Product version valid at the refill (dim_product).
+  product_key: Product version valid at the refill (dim_product); null only for a product the catalog never listed (deleted before the first sync; product_meta_id and product_name still say which).
   product_meta_id: Product (meta) id.
   product_line_id: Product line refilled.
   product_name: Product name.

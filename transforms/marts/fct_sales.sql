@@ -7,7 +7,7 @@ description: |
 grain: one line item of a transaction
 unique:
   - [transaction_id, line_number]
-not_null: [transaction_id, line_number, kiosk_serial_number, product_key, product_meta_id, sold_at_utc, date_key,
+not_null: [transaction_id, line_number, kiosk_serial_number, product_meta_id, sold_at_utc, date_key,
   quantity, gross_amount, net_amount, tax_amount, cost_amount, profit_amount, currency, payment_method_key]
 relationships:
   - transaction_id: fct_transactions.transaction_id
@@ -60,7 +60,7 @@ columns:
   transaction_id: Transaction the line belongs to.
   line_number: Position of the line in the transaction, from 1.
   kiosk_serial_number: Kiosk that sold it.
-  product_key: Product version valid when it was sold (dim_product).
+  product_key: Product version valid when it was sold (dim_product); null only for a product the catalog never listed (deleted before the first sync; product_meta_id and product_name still say which).
   product_meta_id: Product (meta) id.
   product_line_id: Product line (the product on a load cell, with its price) sold.
   product_name: Product name on the receipt.
