@@ -305,7 +305,7 @@ def top_products(db: Reader, w: Window, kiosks: Kiosks) -> Section:
         r["product_meta_id"]: r["name"]
         for r in db.rows(
             f"SELECT product_meta_id, max(name) AS name FROM {db.t('dim_product')} "
-            "WHERE is_current GROUP BY product_meta_id"
+            "WHERE is_current OR is_deleted GROUP BY product_meta_id"  # a deleted product: its last name
         )
     }
     table_rows = []
