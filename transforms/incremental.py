@@ -1,11 +1,12 @@
 """Which facts a build may maintain incrementally, and the bookkeeping that makes it safe.
 
 A fact whose header declares `incremental` (transforms/models.py) is rebuilt in full only when it must be: on
-`livello-sync transform --full-refresh`, on the first build, when its SQL or the build settings changed (the
-fingerprint of its rendered SQL differs), when its table is missing, when a raw table it reads was dropped and
-reloaded (`--refresh`: the oldest load id left in the table moved), or when a fact its `changed` query reads
-was itself rebuilt in full. Otherwise the build deletes the rows of the changed keys and selects them again
-(transforms/runner.py), in the same transaction as everything else.
+`livello-sync transform --full-refresh`, on the first build, when its SQL, its keys or the build settings
+changed (the fingerprint of its rendered SQL and its header's keys and NOT NULL columns differs), when its
+table is missing, when a raw table it reads was dropped and reloaded (`--refresh`: the oldest load id left in
+the table moved), or when a fact its `changed` query reads was itself rebuilt in full. Otherwise the build
+deletes the rows of the changed keys and selects them again (transforms/runner.py), in the same transaction
+as everything else.
 
 Two tables in the dataset's schema (beside dlt's own, never in the marts' schema a BI tool reads) remember
 what each marts schema holds: `_livello_mart_loads`, the dlt loads already built into it (what is not there is
@@ -204,7 +205,7 @@ def why_full(model: Model, state: IncrementalState, built: FactBuild) -> str | N
     if logged is None:
         return "first build"
     if logged.fingerprint != built.fingerprint:
-        return "its SQL or the build settings changed"
+        return "its SQL, its keys or the build settings changed"
     if logged.sources != built.sources:
         return "a raw table it reads was reloaded"
     for dimension in spec.compares:

@@ -395,7 +395,8 @@ def _build_incremental(
     changed = CHANGED_PREFIX + model.name
     changed_sql = render(spec.changed)
     sources = incremental.source_marks(client, dialect, target.dataset, model, raw_columns)
-    print_ = incremental.fingerprint(select, changed_sql)
+    # A kept table keeps the NOT NULL and keys of its first build: a header that changes them rebuilds it.
+    print_ = incremental.fingerprint(select, changed_sql, f"not_null={model.not_null} unique={model.unique}")
     reason = incremental.why_full(model, state, FactBuild(print_, sources, 0))
     if reason is not None:
         rows = _replace_table(client, dialect, table, select)
