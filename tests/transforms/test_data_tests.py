@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 import dlt
@@ -11,6 +12,7 @@ import pytest
 
 from tests.transforms.conftest import Warehouse
 from tests.transforms.raw_fixtures import ORGANIZATIONS, _kiosk_summaries
+from transforms.models import load_models
 from transforms.runner import DataTestsFailed, build
 
 
@@ -219,4 +221,35 @@ def test_sales_of_a_product_the_catalog_never_listed_build_with_an_unknown_produ
             "SELECT DISTINCT product_key, product_name FROM fct_sales WHERE product_meta_id = 302"
         ) == [(None, "product 302")]
         assert tamperable.query("SELECT count(*) FROM dim_product WHERE product_meta_id = 302") == [(0,)]
+    assert not build(tamperable.pipeline, full_refresh=True).failed_tests
+
+
+def test_a_fact_kept_with_an_older_headers_not_null_key_is_rebuilt_once_to_take_a_null_one(
+    tamperable: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fact maintained incrementally keeps the NOT NULL of its first build. Built under the older header
+    (product_key NOT NULL), it is rebuilt in full once the header allows a null key, rather than failing on
+    the constraint when a product the catalog never listed arrives."""
+    import transforms.runner
+
+    older = tuple(
+        replace(m, not_null=(*m.not_null, "product_key")) if m.name == "fct_sales" else m
+        for m in load_models()
+    )
+    monkeypatch.setattr(transforms.runner, "load_models", lambda: older)
+    assert not build(tamperable.pipeline, full_refresh=True).failed_tests
+    monkeypatch.undo()
+    with tampered(
+        tamperable,
+        "CREATE TABLE kept_product AS SELECT * FROM products WHERE id = 302; "
+        "DELETE FROM products WHERE id = 302",
+        "INSERT INTO products SELECT * FROM kept_product; DROP TABLE kept_product",
+    ):
+        report = build(tamperable.pipeline)
+        assert not report.failed_tests
+        reasons = {m.name: m.full_reason for m in report.models}
+        assert reasons["fct_sales"] == "its SQL, its keys or the build settings changed"
+        assert tamperable.query("SELECT DISTINCT product_key FROM fct_sales WHERE product_meta_id = 302") == [
+            (None,)
+        ]
     assert not build(tamperable.pipeline, full_refresh=True).failed_tests
