@@ -13,6 +13,8 @@ relationships:
   - kiosk_serial_number: dim_kiosk.kiosk_serial_number
   - product_key: dim_product.product_key
   - date_key: dim_date.date_key
+versions:
+  product_key: {at: snapshot_at_utc, natural_key: product_meta_id}
 columns:
   snapshot_at_utc: Snapshot time, UTC.
   snapshot_at_local: Snapshot time in the kiosk's time zone.
